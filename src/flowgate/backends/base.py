@@ -1,0 +1,191 @@
+"""The three kinds of backend. A backend is one small class; its `name` is its config value.
+
+Backends receive the resolved `Settings` and nothing else, and never import the CLI or
+the engine. The engine only talks to them through these methods (via the step hooks).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from flowgate.config.compose import ServiceSpec
+    from flowgate.config.keys import Key
+    from flowgate.config.settings import Settings
+    from flowgate.models import Color, Instance, Release, TargetState
+
+
+class Backend(ABC):
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    #: Configuration keys this backend adds (file key / FLOWGATE_<NAME> / no flag).
+    config_keys: ClassVar[tuple[Key, ...]] = ()
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def check(self) -> None:
+        """Raise BackendUnreachable when the backend cannot be reached; change nothing."""
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    """Everything a runtime needs to start one color of a target."""
+
+    project: str
+    target: str
+    service: ServiceSpec
+    color: Color
+    count: int
+    release_id: str
+    health_timeout: float
+
+
+class Runtime(Backend):
+    kind = "runtime"
+
+    @abstractmethod
+    def instances(self, project: str, target: str, color: Color) -> list[Instance]:
+        """Every instance of that color, running or stopped, ordered by index."""
+
+    @abstractmethod
+    def deploy(self, spec: DeploySpec) -> list[Instance]:
+        """Replace that color's instances with `spec.count` new ones, in parallel.
+
+        Returns once all are healthy. On failure it removes what it started and raises
+        ReleaseFailed; the other color is never touched.
+        """
+
+    @abstractmethod
+    def scale(self, spec: DeploySpec) -> list[Instance]:
+        """Bring the color to `spec.count` healthy instances (adding or removing)."""
+
+    @abstractmethod
+    def start(self, spec: DeploySpec) -> list[Instance]:
+        """Start the color's stopped instances again and wait until healthy (rollback)."""
+
+    @abstractmethod
+    def stop(self, project: str, target: str, color: Color) -> None:
+        """Stop the color's instances but keep them, so a rollback is instant."""
+
+    @abstractmethod
+    def remove(self, project: str, target: str, color: Color) -> None:
+        """Remove the color's instances."""
+
+    @abstractmethod
+    def ensure_side_target(self, project: str, service: ServiceSpec, pull: bool) -> None:
+        """Start a side target once if it is not running; never color, scale or stop it."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the proxy must serve for one target."""
+
+    service: str  # <project>-<target>
+    paths: tuple[str, ...]
+    domains: tuple[str, ...] = ()
+    port: str | None = None  # the target's container port, e.g. "8080/tcp"
+    live_color: Color | None = None
+    live: tuple[Instance, ...] = ()
+    preview_color: Color | None = None
+    preview: tuple[Instance, ...] = ()
+
+
+class Proxy(Backend):
+    kind = "proxy"
+
+    @abstractmethod
+    def apply(self, route: Route) -> None:
+        """Serve `route.live` publicly and `route.preview` on the preview route.
+
+        Must not drop a request, and must leave the previous routing in place when
+        it fails (raising FlowgateError).
+        """
+
+    @abstractmethod
+    def remove(self, service: str) -> None:
+        """Stop routing the service."""
+
+    def public_url(self, route: Route) -> str | None:
+        """Base URL of the live color through the proxy, if this proxy has one."""
+        return None
+
+    def preview_url(self, route: Route) -> str | None:
+        """Base URL of the new color through the proxy's preview route."""
+        return None
+
+    def preview_headers(self, route: Route) -> dict[str, str]:
+        """Request headers that select the preview route, if that is how it works."""
+        return {}
+
+
+@dataclass
+class LockHandle:
+    """A held release lock; `renew` extends it, `release` gives it up."""
+
+    service: str
+    holder: dict[str, Any]
+    registry: Registry
+    token: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def renew(self) -> None:
+        self.registry.renew_lock(self)
+
+    def release(self) -> None:
+        self.registry.release_lock(self)
+
+
+class Registry(Backend):
+    kind = "registry"
+
+    @abstractmethod
+    def load_state(self, service: str) -> TargetState:
+        """The stored state, or a fresh one (version 0) for a service never deployed."""
+
+    @abstractmethod
+    def save_state(self, state: TargetState) -> TargetState:
+        """Write if nobody wrote since `state.version` was read; returns it with the new
+        version. Raises ConflictError otherwise (check-and-set)."""
+
+    @abstractmethod
+    def save_release(self, release: Release) -> None:
+        """Create or replace a release record (keyed by its id)."""
+
+    @abstractmethod
+    def releases(self, service: str) -> list[Release]:
+        """Release records of the service, newest first."""
+
+    @abstractmethod
+    def acquire_lock(self, service: str, holder: dict[str, Any], ttl: float) -> LockHandle:
+        """Take the service's release lock, or raise LockHeld naming the holder.
+        A lock whose holder did not renew it within `ttl` seconds has expired."""
+
+    @abstractmethod
+    def renew_lock(self, lock: LockHandle) -> None: ...
+
+    @abstractmethod
+    def release_lock(self, lock: LockHandle) -> None: ...
+
+    def lock_holder(self, service: str) -> dict[str, Any] | None:
+        """Who holds the lock now (None when free or expired)."""
+        return None
+
+    def register_instances(self, service: str, color: Color, instances: list[Instance]) -> None:
+        """Announce a color's instances to service discovery (Consul's catalog)."""
+
+    def deregister_instances(self, service: str, color: Color) -> None:
+        """Withdraw a color's instances from service discovery."""
+
+    @contextmanager
+    def locked(self, service: str, holder: dict[str, Any], ttl: float) -> Iterator[LockHandle]:
+        lock = self.acquire_lock(service, holder, ttl)
+        try:
+            yield lock
+        finally:
+            lock.release()

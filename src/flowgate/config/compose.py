@@ -1,0 +1,278 @@
+"""Read the subset of a Compose file a release needs, without docker-compose.
+
+Interpolation follows Compose: `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
+`${VAR:?message}`, `$VAR` and `$$` for a literal dollar; values come from the environment,
+then the project's `.env` file. Keys outside the supported subset are reported once in
+`ComposeFile.ignored`, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowgate.config.settings import read_yaml_mapping
+from flowgate.errors import ConfigError
+
+SERVICE_KEYS = frozenset(
+    {
+        "image", "build", "command", "entrypoint", "environment", "env_file", "ports",
+        "expose", "labels", "healthcheck", "depends_on", "container_name", "networks",
+        "volumes", "deploy",
+    }
+)
+TOP_LEVEL_KEYS = frozenset({"version", "name", "services", "networks", "volumes"})
+
+_VAR = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
+_BRACED = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>.*))?$", re.S)
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
+_UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: list[str]
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 3
+    start_period: float = 0.0
+
+
+@dataclass(frozen=True)
+class Build:
+    context: Path
+    dockerfile: str = "Dockerfile"
+    args: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    image: str | None = None
+    build: Build | None = None
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    ports: list[str] = field(default_factory=list)  # container ports: "8080/tcp"
+    labels: dict[str, str] = field(default_factory=dict)
+    healthcheck: Healthcheck | None = None
+    healthcheck_disabled: bool = False
+    depends_on: list[str] = field(default_factory=list)
+    container_name: str | None = None
+    networks: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    replicas: int | None = None
+    placement: list[str] = field(default_factory=list)
+
+    @property
+    def main_port(self) -> str | None:
+        """The port the proxy and the health probe use: the first one listed."""
+        return self.ports[0] if self.ports else None
+
+
+@dataclass(frozen=True)
+class ComposeFile:
+    path: Path
+    services: dict[str, ServiceSpec]
+    networks: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def service(self, name: str) -> ServiceSpec:
+        try:
+            return self.services[name]
+        except KeyError:
+            known = ", ".join(sorted(self.services)) or "none"
+            raise ConfigError(
+                f"unknown target {name!r} (services: {known})", source=self.path.name
+            ) from None
+
+
+def interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:
+    """Substitute variables in every string of a parsed YAML value."""
+    if isinstance(value, str):
+        return _VAR.sub(lambda m: _substitute(m, env, where), value)
+    if isinstance(value, list):
+        return [interpolate(item, env, where) for item in value]
+    if isinstance(value, dict):
+        return {key: interpolate(item, env, where) for key, item in value.items()}
+    return value
+
+
+def _substitute(match: re.Match[str], env: Mapping[str, str], where: str) -> str:
+    if match.group(0) == "$$":
+        return "$"
+    if match.group("plain"):
+        return env.get(match.group("plain"), "")
+    braced = _BRACED.match(match.group("braced") or "")
+    if not braced:
+        raise ConfigError(f"invalid interpolation {match.group(0)!r}", source=where)
+    name, op, arg = braced.group("name", "op", "arg")
+    present = name in env
+    value = env.get(name, "")
+    if op == ":-":
+        return value if value else arg
+    if op == "-":
+        return value if present else arg
+    if op in (":?", "?") and (not present or (op == ":?" and not value)):
+        raise ConfigError(f"required variable {name} is missing: {arg}", source=where)
+    return value
+
+
+def parse_duration(value: Any, where: str) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ConfigError(f"expected a duration like 5s or 1m30s, got {value!r}", source=where)
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip("\"'")
+    return values
+
+
+def load_compose(path: Path, env: Mapping[str, str]) -> ComposeFile:
+    """Parse and interpolate a Compose file; errors name the file, service and key."""
+    if not path.is_file():
+        raise ConfigError(f"Compose file not found: {path}")
+    variables = {**read_dotenv(path.parent / ".env"), **env}
+    raw = interpolate(read_yaml_mapping(path), variables, path.name)
+    ignored = [f"{key} (top level)" for key in raw if key not in TOP_LEVEL_KEYS]
+    services_raw = raw.get("services")
+    if not isinstance(services_raw, dict) or not services_raw:
+        raise ConfigError("no services defined", source=path.name, key="services")
+    services = {}
+    for name, body in services_raw.items():
+        where = f"{path.name}: services.{name}"
+        if not isinstance(body, dict):
+            raise ConfigError("expected a mapping", source=where)
+        ignored += [f"services.{name}.{key}" for key in body if key not in SERVICE_KEYS]
+        services[str(name)] = _service(str(name), body, path.parent, where)
+    return ComposeFile(
+        path=path,
+        services=services,
+        networks=list(raw.get("networks") or {}),
+        volumes=list(raw.get("volumes") or {}),
+        ignored=ignored,
+    )
+
+
+def _words(value: Any, where: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return shlex.split(value)
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    raise ConfigError("expected a string or a list", source=where)
+
+
+def _mapping(value: Any, where: str) -> dict[str, str]:
+    """Compose's two spellings: a mapping, or a list of KEY=VALUE."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        pairs = (str(item).partition("=") for item in value)
+        return {key: val for key, _, val in pairs}
+    raise ConfigError("expected a mapping or a list of KEY=VALUE", source=where)
+
+
+def _names(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(item) for item in value] if isinstance(value, (list, dict)) else [str(value)]
+
+
+def _port(value: Any, where: str) -> str:
+    """The container side of a Compose port; the host port is always Docker's choice."""
+    if isinstance(value, dict):
+        target, protocol = value.get("target"), value.get("protocol", "tcp")
+    else:
+        text = str(value)
+        text, _, protocol = text.partition("/")
+        target = text.rsplit(":", 1)[-1]
+        protocol = protocol or "tcp"
+    if not str(target).isdigit() or not 0 < int(target) < 65536:
+        raise ConfigError(f"invalid port {value!r}", source=where, key="ports")
+    return f"{int(target)}/{protocol}"
+
+
+def _healthcheck(value: Any, where: str) -> Healthcheck | None:
+    if not isinstance(value, dict):
+        raise ConfigError("expected a mapping", source=where, key="healthcheck")
+    if value.get("disable"):
+        return None
+    test = value.get("test")
+    if isinstance(test, str):
+        test = ["CMD-SHELL", test]
+    if not isinstance(test, list) or not test:
+        raise ConfigError("test: expected a string or a list", source=where, key="healthcheck")
+    here = f"{where}.healthcheck"
+    return Healthcheck(
+        test=[str(word) for word in test],
+        interval=parse_duration(value.get("interval", "30s"), here),
+        timeout=parse_duration(value.get("timeout", "30s"), here),
+        retries=int(value.get("retries", 3)),
+        start_period=parse_duration(value.get("start_period", "0s"), here),
+    )
+
+
+def _build(value: Any, base: Path) -> Build:
+    if isinstance(value, dict):
+        return Build(
+            context=(base / str(value.get("context", "."))).resolve(),
+            dockerfile=str(value.get("dockerfile", "Dockerfile")),
+            args=_mapping(value.get("args"), "build.args"),
+        )
+    return Build(context=(base / str(value)).resolve())
+
+
+def _service(name: str, body: dict[str, Any], base: Path, where: str) -> ServiceSpec:
+    if not body.get("image") and not body.get("build"):
+        raise ConfigError("needs an image or a build", source=where)
+    environment: dict[str, str] = {}
+    for env_file in _names(body.get("env_file")):
+        env_path = base / env_file
+        if not env_path.is_file():
+            raise ConfigError(f"env_file not found: {env_file}", source=where)
+        environment.update(read_dotenv(env_path))
+    environment.update(_mapping(body.get("environment"), where))
+    ports = [_port(p, where) for p in body.get("ports") or []]
+    ports += [_port(p, where) for p in body.get("expose") or [] if _port(p, where) not in ports]
+    deploy = body.get("deploy") or {}
+    health_raw = body.get("healthcheck")
+    return ServiceSpec(
+        name=name,
+        image=str(body["image"]) if body.get("image") else None,
+        build=_build(body["build"], base) if body.get("build") else None,
+        command=_words(body.get("command"), where),
+        entrypoint=_words(body.get("entrypoint"), where),
+        environment=environment,
+        ports=ports,
+        labels=_mapping(body.get("labels"), where),
+        healthcheck=_healthcheck(health_raw, where) if health_raw is not None else None,
+        healthcheck_disabled=bool(isinstance(health_raw, dict) and health_raw.get("disable")),
+        depends_on=_names(body.get("depends_on")),
+        container_name=body.get("container_name"),
+        networks=_names(body.get("networks")),
+        volumes=[str(v) for v in body.get("volumes") or []],
+        replicas=deploy.get("replicas"),
+        placement=list((deploy.get("placement") or {}).get("constraints") or []),
+    )

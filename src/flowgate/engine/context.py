@@ -1,0 +1,80 @@
+"""The context every step hook receives: the project, its target and the chosen backends."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flowgate.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from flowgate.backends.base import Proxy, Registry, Runtime
+    from flowgate.config.compose import ComposeFile, ServiceSpec
+    from flowgate.config.settings import Settings
+    from flowgate.models import Release, TargetState
+
+_UNSAFE = re.compile(r"[^a-z0-9_-]+")
+
+
+def project_name(settings: Settings) -> str:
+    """Docker Flow's rule: the `project` key, else the folder's name, made Docker-safe."""
+    raw = settings.project or settings.project_dir.resolve().name
+    name = _UNSAFE.sub("", str(raw).lower())
+    if not name:
+        raise ConfigError(f"cannot derive a project name from {raw!r}", key="project")
+    return name
+
+
+@dataclass
+class ReleaseContext:
+    """What a step needs. `state` and `release` are the engine's, saved after every step."""
+
+    pm: pluggy.PluginManager
+    settings: Settings
+    compose: ComposeFile
+    project: str
+    target: str
+    runtime: Runtime
+    proxy: Proxy
+    registry: Registry
+    state: TargetState
+    release: Release | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def service(self) -> ServiceSpec:
+        return self.compose.service(self.target)
+
+    @property
+    def service_name(self) -> str:
+        return f"{self.project}-{self.target}"
+
+    @property
+    def project_dir(self) -> Path:
+        return self.settings.project_dir
+
+    @property
+    def state_dir(self) -> Path:
+        """Where flowgate keeps local files (reports, HAProxy's files): `.flowgate/`."""
+        return self.settings.project_dir / ".flowgate"
+
+    def side_services(self) -> list[ServiceSpec]:
+        return [self.compose.service(name) for name in self.settings.side_targets]
+
+
+def holder_identity(release_id: str | None) -> dict[str, Any]:
+    """Who holds a lock, readable by whoever is refused it."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return {"host": socket.gethostname(), "pid": os.getpid(), "user": user,
+            "release": release_id}

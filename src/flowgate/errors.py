@@ -1,0 +1,80 @@
+"""One error hierarchy: every error knows the exit code the CLI turns it into."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    """flowgate's public exit codes; pipelines read these, so they never change meaning."""
+
+    OK = 0
+    RELEASE_FAILED = 1  # the release failed and was rolled back; the old color still serves
+    USAGE = 2
+    INTERNAL = 3
+    CONFIG = 4
+    BACKEND_UNREACHABLE = 5  # Docker, registry or proxy unreachable before anything changed
+    ROLLBACK_FAILED = 6  # manual action needed; the message says what
+    GATE_FAILED = 7  # the test gate failed; the proxy was not touched
+    LOCKED = 8  # another release of this target holds the lock
+    INTERRUPTED = 130
+
+
+class FlowgateError(Exception):
+    """Base of every error flowgate reports to a user; the message must be actionable."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class UsageError(FlowgateError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(FlowgateError):
+    """A bad configuration value; the message names the source and the key."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
+        prefix = ": ".join(part for part in (source, key) if part)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+        self.source = source
+        self.key = key
+
+
+class BackendUnreachable(FlowgateError):
+    exit_code = ExitCode.BACKEND_UNREACHABLE
+
+
+class ReleaseFailed(FlowgateError):
+    """A step failed; what had changed was undone and the live color still serves."""
+
+    exit_code = ExitCode.RELEASE_FAILED
+
+
+class RollbackFailed(FlowgateError):
+    exit_code = ExitCode.ROLLBACK_FAILED
+
+
+class GateFailed(FlowgateError):
+    exit_code = ExitCode.GATE_FAILED
+
+
+class LockHeld(FlowgateError):
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, service: str, holder: dict[str, Any]):
+        who = ", ".join(f"{key}={value}" for key, value in holder.items() if value is not None)
+        super().__init__(f"another release of {service} holds the lock ({who})")
+        self.holder = holder
+
+
+class ConflictError(FlowgateError):
+    """A check-and-set write lost against another writer; nothing was overwritten."""
+
+    exit_code = ExitCode.RELEASE_FAILED
+
+
+class Interrupted(FlowgateError):
+    exit_code = ExitCode.INTERRUPTED
