@@ -1,0 +1,66 @@
+"""Suite-wide pytest set-up: markers, and the switch that makes a missing engine fatal in CI.
+
+Tests that need a real Docker engine or HAProxy are marked `docker` / `haproxy`. Locally,
+without the engine, they skip with the reason. With FLOWGATE_REQUIRE_DOCKER=1 (set by
+scripts/test.sh, which CI runs) a missing engine or HAProxy is an error instead: a skipped
+end-to-end test proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+MARKERS = {
+    "docker": "needs a real Docker engine",
+    "haproxy": "needs the haproxy binary",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def _required() -> bool:
+    return os.environ.get("FLOWGATE_REQUIRE_DOCKER", "") not in ("", "0")
+
+
+def _docker_problem() -> str | None:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        client.ping()
+        client.close()
+    except Exception as err:  # any failure means "no usable engine"; the reason is shown
+        return f"no Docker engine: {err}"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_docker = any(item.get_closest_marker("docker") for item in items)
+    needs_haproxy = any(item.get_closest_marker("haproxy") for item in items)
+    problems = {
+        "docker": _docker_problem() if needs_docker else None,
+        "haproxy": None if not needs_haproxy or shutil.which("haproxy") else "no haproxy binary",
+    }
+    for item in items:
+        for marker, problem in problems.items():
+            if problem and item.get_closest_marker(marker):
+                if _required():
+                    item.add_marker(pytest.mark.usefixtures("_flowgate_missing_" + marker))
+                else:
+                    item.add_marker(pytest.mark.skip(reason=problem))
+
+
+@pytest.fixture
+def _flowgate_missing_docker() -> None:
+    pytest.fail(f"FLOWGATE_REQUIRE_DOCKER=1 but {_docker_problem()}", pytrace=False)
+
+
+@pytest.fixture
+def _flowgate_missing_haproxy() -> None:
+    pytest.fail("FLOWGATE_REQUIRE_DOCKER=1 but no haproxy binary on PATH", pytrace=False)
