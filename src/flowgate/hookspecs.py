@@ -74,9 +74,13 @@ def reconfigure_proxy(  # type: ignore[empty-body]
     context: ReleaseContext,
     live_color: Color | None,
     preview_color: Color | None,
+    live_limit: int | None,
 ) -> bool:
     """Point the proxy's public route at `live_color` and its preview route at
     `preview_color` (either may be None). First non-None result wins.
+
+    `live_limit`, when not None, serves only that many live instances (the lowest
+    indexes): scaling down takes instances out of the proxy before stopping them.
 
     The built-in builds a Route from the runtime's instances and calls the proxy
     backend's `apply`; it returns True (also with `proxy: none`, where it changes nothing).

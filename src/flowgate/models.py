@@ -110,7 +110,7 @@ class Release:
     id: str
     service: str
     target: str
-    color: Color
+    color: Color | None = None  # None until pick_color has run
     images: list[str] = field(default_factory=list)
     instances: int = 1
     state: ReleaseState = ReleaseState.RUNNING
@@ -123,10 +123,11 @@ class Release:
     started: str = field(default_factory=now_iso)
     ended: str | None = None
     previous_color: Color | None = None
+    kind: str = "release"  # "release", or "rollback" for a switch back to the previous color
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
-        data["color"] = str(self.color)
+        data["color"] = str(self.color) if self.color else None
         data["state"] = str(self.state)
         data["previous_color"] = str(self.previous_color) if self.previous_color else None
         return data
@@ -134,7 +135,7 @@ class Release:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Release:
         data = dict(data)
-        data["color"] = Color(data["color"])
+        data["color"] = Color(data["color"]) if data.get("color") else None
         data["state"] = ReleaseState(data.get("state", "running"))
         data["steps"] = [Step(**s) for s in data.get("steps", [])]
         for key in ("tests", "post_tests"):

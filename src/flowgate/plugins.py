@@ -40,6 +40,15 @@ def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
         pm.register(importlib.import_module(module_name), name=module_name)
     if load_entry_points:
         pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    # Like PYTEST_PLUGINS: extra plugin modules by name, for tests and quick experiments.
+    for module_name in os.environ.get("FLOWGATE_PLUGINS", "").split(","):
+        if module_name.strip() and not pm.has_plugin(module_name.strip()):
+            try:
+                module = importlib.import_module(module_name.strip())
+            except ImportError as err:
+                raise FlowgateError(f"FLOWGATE_PLUGINS: cannot import {module_name}: {err}"
+                                    ) from err
+            pm.register(module, name=module_name.strip())
     # A misspelled hook in any plugin fails here, loudly, instead of never being called.
     try:
         pm.check_pending()

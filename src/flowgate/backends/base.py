@@ -123,6 +123,10 @@ class Proxy(Backend):
         """Request headers that select the preview route, if that is how it works."""
         return {}
 
+    def wait_drained(self, service: str, instances: list[Instance], timeout: float) -> None:
+        """Return once the proxy holds no open connection to `instances` (at most
+        `timeout` seconds), so stopping them cuts no request. No proxy: nothing to drain."""
+
 
 @dataclass
 class LockHandle:

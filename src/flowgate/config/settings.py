@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from flowgate.config.keys import CORE_KEYS, Key
-from flowgate.errors import ConfigError
+from flowgate.errors import ConfigError, UsageError
 
 CONFIG_FILES = ("flowgate.yml", "docker-flow.yml")
 
@@ -64,6 +64,8 @@ def _parse(key: Key, raw: Any, source: str) -> Any:
     try:
         return key.parse(raw)
     except ValueError as err:
+        if source.startswith("--"):  # a bad flag is a usage error (exit 2), not config (4)
+            raise UsageError(f"{source}: {err}") from None
         raise ConfigError(str(err), source=source, key=key.name) from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,17 @@ class ReleaseContext:
     registry: Registry
     state: TargetState
     release: Release | None = None
+    deadline: float | None = None  # time.monotonic() by which the release must end
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+    def health_timeout(self) -> float:
+        """The configured health wait, cut short by the release's own `--timeout`."""
+        timeout = float(self.settings.health_timeout)
+        remaining = self.remaining()
+        return timeout if remaining is None else min(timeout, remaining)
 
     @property
     def service(self) -> ServiceSpec:
@@ -67,7 +78,7 @@ class ReleaseContext:
         return [self.compose.service(name) for name in self.settings.side_targets]
 
 
-def holder_identity(release_id: str | None) -> dict[str, Any]:
+def holder_identity(release_id: str | None = None) -> dict[str, Any]:
     """Who holds a lock, readable by whoever is refused it."""
     import getpass
     import socket

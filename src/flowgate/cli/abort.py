@@ -1,0 +1,23 @@
+"""`flowgate abort`: remove a new color that was never promoted; the proxy keeps serving."""
+
+from __future__ import annotations
+
+import click
+
+from flowgate.cli.context import open_project
+from flowgate.cli.options import common_options, output, target_argument
+from flowgate.engine.runner import Engine
+from flowgate.engine.status import release_view
+
+
+@click.command()
+@target_argument
+@common_options
+def abort(target: str | None) -> None:
+    """Remove the unpromoted new color; the live color is untouched."""
+    context = open_project(target)
+    new = context.state.new_color
+    release = Engine(context).abort()
+    message = f"aborted: {new} removed" if new else "nothing to abort: no new color deployed"
+    output().data({"aborted": str(new) if new else None,
+                   "release": release_view(release, lock_held=False)}, message)

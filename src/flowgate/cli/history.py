@@ -1,0 +1,29 @@
+"""`flowgate history`: past releases with outcome, duration and test counts."""
+
+from __future__ import annotations
+
+import click
+
+from flowgate.cli.context import open_project
+from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.output import render_table
+from flowgate.engine.status import history as release_history
+
+
+@click.command()
+@target_argument
+@click.option("--limit", type=int, default=20, show_default=True, help="Newest N releases.")
+@common_options
+def history(target: str | None, limit: int) -> None:
+    """List past releases, newest first."""
+    context = open_project(target)
+    releases = release_history(context)[:limit]
+    rows = []
+    for r in releases:
+        tests = r["tests"]
+        counts = f"{tests['passed']}/{tests['passed'] + tests['failed']}" if tests else "-"
+        duration = f"{r['duration']:.1f}s" if r["duration"] is not None else "-"
+        rows.append([r["id"], r["kind"], r["color"], r["state"], r["outcome"], duration,
+                     counts, r["started"]])
+    output().data(releases, render_table(
+        ["release", "kind", "color", "state", "outcome", "duration", "tests", "started"], rows))

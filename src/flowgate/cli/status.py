@@ -1,0 +1,65 @@
+"""`flowgate status`: live color, each color's state and instances, the current release."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from flowgate.cli.context import open_project
+from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.output import render_table
+from flowgate.engine.status import target_status
+
+
+def status_table(data: dict[str, Any]) -> str:
+    lines = [
+        f"target:  {data['target']} (service {data['service']}, project {data['project']})",
+        f"live:    {data['live_color'] or 'none'}   scale: {data['scale'] or '-'}",
+    ]
+    rows = []
+    for color, info in data["colors"].items():
+        instances = info["instances"] or [None]
+        for instance in instances:
+            rows.append([color, info["state"],
+                         instance["name"] if instance else "-",
+                         instance["address"] if instance else "-",
+                         instance["state"] if instance else "-",
+                         ("yes" if instance["healthy"] else "no") if instance else "-"])
+    lines.append(render_table(["color", "state", "instance", "address", "running", "healthy"],
+                              rows).rstrip("\n"))
+    release = data["release"]
+    if release:
+        line = (f"release: {release['id']} ({release['kind']}) {release['color'] or '-'} "
+                f"{release['state']}, step {release['step'] or '-'}")
+        if release["outcome"]:
+            line += f", outcome {release['outcome']}"
+        lines.append(line)
+        tests = release["tests"]
+        if tests:
+            lines.append(f"tests:   {tests['passed']} passed, {tests['failed']} failed"
+                         + (f": {', '.join(tests['failed_ids'])}" if tests["failed_ids"] else ""))
+        if release["error"]:
+            lines.append(f"error:   {release['error']}")
+    if data["lock"]:
+        holder = ", ".join(f"{k}={v}" for k, v in data["lock"].items() if v is not None)
+        lines.append(f"lock:    held by {holder}")
+    return "\n".join(lines)
+
+
+@click.command()
+@target_argument
+@click.option("--watch", "-w", is_flag=True, help="Refresh every 2 seconds until Ctrl-C.")
+@common_options
+def status(target: str | None, watch: bool) -> None:
+    """Show the live color, both colors' instances and the current release."""
+    context = open_project(target)
+    out = output()
+    while True:
+        data = target_status(context)
+        out.data(data, status_table(data))
+        if not watch:
+            return
+        time.sleep(2)
+        context.state = context.registry.load_state(context.service_name)

@@ -1,0 +1,94 @@
+"""Runs one step of a release: records it, saves it, and tells the `release_event` hook.
+
+State is saved before and after every step, so a process that dies mid-step leaves a
+record saying where it was (`status` shows it; `abort` and `release` recover from it).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from flowgate.backends.base import LockHandle
+from flowgate.engine.context import ReleaseContext
+from flowgate.errors import FlowgateError, ReleaseFailed
+from flowgate.models import Release, Step, now_iso
+
+T = TypeVar("T")
+log = logging.getLogger("flowgate")
+
+
+def emit(context: ReleaseContext, event: str, **data: Any) -> None:
+    """Tell every plugin; a broken notifier must not break a release."""
+    try:
+        context.pm.hook.release_event(context=context, event=event, data=data)
+    except Exception as err:  # plugins' notification failures are reported, never fatal
+        log.warning("a release_event plugin failed: %s", err)
+
+
+def save_release(context: ReleaseContext) -> None:
+    if context.release is not None:
+        context.registry.save_release(context.release)
+
+
+def run_step(context: ReleaseContext, name: str, action: Callable[[], T]) -> T:
+    """Run `action` as the release step `name`, recording start, end and outcome."""
+    release = context.release
+    remaining = context.remaining()
+    if remaining is not None and remaining <= 0:
+        raise ReleaseFailed(f"the release timed out before step {name}")
+    step = Step(name=name)
+    if release is not None:
+        release.step = name
+        release.steps.append(step)
+        save_release(context)
+    emit(context, "step-started", step=name)
+    started = time.monotonic()
+    try:
+        result = action()
+    except BaseException as err:
+        step.ended, step.outcome = now_iso(), "failed"
+        step.detail = str(err) or type(err).__name__
+        save_release(context)
+        emit(context, "step-failed", step=name, error=step.detail,
+             duration=time.monotonic() - started)
+        raise
+    step.ended, step.outcome = now_iso(), "ok"
+    save_release(context)
+    emit(context, "step-finished", step=name, duration=time.monotonic() - started)
+    return result
+
+
+def finish(context: ReleaseContext, release: Release, outcome: str, error: str | None = None
+           ) -> None:
+    release.outcome, release.error, release.ended = outcome, error, now_iso()
+    context.registry.save_release(release)
+    emit(context, "release-finished", outcome=outcome, error=error, release=release.id)
+
+
+@contextmanager
+def held_lock(context: ReleaseContext, holder: dict[str, Any]) -> Iterator[LockHandle]:
+    """Hold the target's release lock, renewing it in the background until done."""
+    ttl = float(context.settings.lock_ttl)
+    lock = context.registry.acquire_lock(context.service_name, holder, ttl)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(ttl / 3):
+            try:
+                lock.renew()
+            except FlowgateError as err:
+                log.warning("could not renew the release lock: %s", err)
+
+    renewer = threading.Thread(target=renew, name="flowgate-lock", daemon=True)
+    renewer.start()
+    try:
+        yield lock
+    finally:
+        stop.set()
+        renewer.join()
+        lock.release()

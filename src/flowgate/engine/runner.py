@@ -1,0 +1,354 @@
+"""The release engine: deploy, test, promote, release, abort, rollback, scale, stop-old.
+
+It calls the step hooks and saves state after every step; it never imports a backend.
+Every public method takes the target's release lock first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from flowgate.config.scale import ScaleSpec, resolve_count
+from flowgate.engine.context import ReleaseContext, holder_identity
+from flowgate.engine.recorder import finish, held_lock, run_step, save_release
+from flowgate.engine.steps import deploy_spec, running
+from flowgate.errors import (
+    FlowgateError,
+    GateFailed,
+    Interrupted,
+    ReleaseFailed,
+    RollbackFailed,
+    UsageError,
+)
+from flowgate.models import Color, Instance, Release, ReleaseState, TestResult
+
+T = TypeVar("T")
+
+
+def new_release_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
+
+
+class Engine:
+    def __init__(self, context: ReleaseContext) -> None:
+        self.ctx = context
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _hook(self, name: str, **kwargs: Any) -> Any:
+        result = getattr(self.ctx.pm.hook, name)(context=self.ctx, **kwargs)
+        if result is None:
+            raise FlowgateError(f"no plugin answered the {name} hook")
+        return result
+
+    def _step(self, name: str, action: Callable[[], T]) -> T:
+        return run_step(self.ctx, name, action)
+
+    def _save_state(self, **changes: Any) -> None:
+        state = dataclasses.replace(self.ctx.state, **changes)
+        self.ctx.state = self.ctx.registry.save_state(state)
+
+    def _current_release(self) -> Release | None:
+        wanted = self.ctx.state.release_id
+        for release in self.ctx.registry.releases(self.ctx.service_name):
+            if release.id == wanted:
+                return release
+        return None
+
+    def _start_release(self, kind: str = "release") -> Release:
+        release = Release(
+            id=new_release_id(),
+            service=self.ctx.service_name,
+            target=self.ctx.target,
+            images=[self.ctx.service.image or self.ctx.service.name],
+            previous_color=self.ctx.state.live_color,
+            kind=kind,
+        )
+        self.ctx.release = release
+        save_release(self.ctx)
+        return release
+
+    @contextmanager
+    def _operation(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the lock, recover from a dead predecessor, and record how it ended."""
+        if timeout:
+            self.ctx.deadline = time.monotonic() + timeout
+        with held_lock(self.ctx, holder_identity()):
+            self.ctx.state = self.ctx.registry.load_state(self.ctx.service_name)
+            self._recover()
+            try:
+                yield
+            except KeyboardInterrupt:
+                release = self.ctx.release
+                if release is not None and release.state is ReleaseState.RUNNING:
+                    release.state = ReleaseState.INTERRUPTED
+                    finish(self.ctx, release, "interrupted", f"interrupted in {release.step}")
+                raise Interrupted(
+                    "interrupted; state saved: see `flowgate status`, then `flowgate abort` "
+                    "or `flowgate release`"
+                ) from None
+            except FlowgateError as err:
+                release = self.ctx.release
+                # A deployed release that a later verb failed on stays deployed (not ended).
+                if (release is not None and release.ended is None
+                        and release.state is not ReleaseState.DEPLOYED):
+                    if release.state is ReleaseState.RUNNING:
+                        release.state = ReleaseState.FAILED
+                    finish(self.ctx, release, release.state.value, str(err))
+                raise
+
+    def _recover(self) -> None:
+        """A release still 'running' while we hold the lock belongs to a dead process:
+        mark it interrupted and put the proxy back in line with the saved state."""
+        last = self._current_release()
+        if last is None or last.state is not ReleaseState.RUNNING:
+            return
+        last.state = ReleaseState.INTERRUPTED
+        last.outcome, last.ended = "interrupted", last.ended or last.started
+        last.error = f"the process running it stopped during {last.step}"
+        self.ctx.registry.save_release(last)
+        new = self.ctx.state.new_color
+        preview = new if new and running(self.ctx, new) else None
+        self._hook("reconfigure_proxy", live_color=self.ctx.state.live_color,
+                   preview_color=preview, live_limit=None)
+
+    # -- deploy ---------------------------------------------------------------------------
+
+    def _deploy(self, scale: ScaleSpec | None) -> Release:
+        state = self.ctx.state
+        release = self._start_release()
+        color: Color = self._step("pick_color", lambda: self._hook("pick_color"))
+        if color == state.live_color:
+            raise FlowgateError(f"pick_color chose the live color {color}; refusing")
+        release.color = color
+        release.instances = resolve_count(scale, state.scale if state.live_color else None)
+        self._step("deploy", lambda: self._hook("deploy", color=color, count=release.instances))
+        self._save_state(deployed_color=color, release_id=release.id)
+        try:
+            self._step("reconfigure_proxy", lambda: self._hook(
+                "reconfigure_proxy", live_color=state.live_color, preview_color=color,
+                live_limit=None))
+        except FlowgateError:
+            self._discard_new(color, touch_proxy=False)
+            raise
+        release.state = ReleaseState.DEPLOYED
+        save_release(self.ctx)
+        return release
+
+    def deploy(self, scale: ScaleSpec | None = None, timeout: float | None = None) -> Release:
+        with self._operation(timeout):
+            return self._deploy(scale)
+
+    def _discard_new(self, color: Color, touch_proxy: bool = True) -> None:
+        """Take an unpromoted color out of the preview route and remove it."""
+        live = self.ctx.state.live_color
+        if touch_proxy:
+            self._step("reconfigure_proxy", lambda: self._hook(
+                "reconfigure_proxy", live_color=live, preview_color=None, live_limit=None))
+        self.ctx.registry.deregister_instances(self.ctx.service_name, color)
+        self.ctx.runtime.remove(self.ctx.project, self.ctx.target, color)
+        self._save_state(deployed_color=live)
+
+    # -- test gate ------------------------------------------------------------------------
+
+    def _gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
+        step = "test" if kind == "gate" else "post_test"
+        result: TestResult = self._step(step, lambda: self._hook(
+            "run_gate", suites=suites, color=color, kind=kind))
+        release = self.ctx.release
+        if release is not None:
+            if kind == "gate":
+                release.tests = result
+            else:
+                release.post_tests = result
+            save_release(self.ctx)
+        return result
+
+    def test(self, suites: list[str]) -> TestResult:
+        with self._operation():
+            new = self._require_new("test")
+            self.ctx.release = self._current_release()
+            result = self._gate(suites, new, "gate")
+            if not result.ok:
+                raise GateFailed(gate_message(result))
+            return result
+
+    def _require_new(self, verb: str) -> Color:
+        new = self.ctx.state.new_color
+        if new is None or not running(self.ctx, new):
+            live = self.ctx.state.live_color
+            raise UsageError(
+                f"nothing to {verb}: no new color is deployed (live: {live or 'none'}); "
+                "run `flowgate deploy` first"
+            )
+        return new
+
+    # -- promote --------------------------------------------------------------------------
+
+    def _promote(self, post_tests: list[str], keep_failed: bool) -> Release | None:
+        new = self._require_new("promote")
+        old = self.ctx.state.live_color
+        instances = list(running(self.ctx, new))
+        unhealthy = [i.name for i in instances if not i.healthy]
+        if unhealthy:
+            raise ReleaseFailed(f"not promoting: {', '.join(unhealthy)} not healthy")
+        self._step("reconfigure_proxy", lambda: self._hook(
+            "reconfigure_proxy", live_color=new, preview_color=None, live_limit=None))
+        self._save_state(live_color=new, deployed_color=new, scale=len(instances))
+        release = self.ctx.release
+        if post_tests:
+            result = self._gate(post_tests, new, "post")
+            if not result.ok:
+                self._switch_back(new, old, keep_failed, result)
+        if release is not None:
+            release.state = ReleaseState.LIVE
+        if old is not None:
+            self._step("stop_old", lambda: self._hook("stop_old", color=old))
+        if release is not None:
+            finish(self.ctx, release, "succeeded")
+        return release
+
+    def _switch_back(self, new: Color, old: Color | None, keep_failed: bool,
+                     result: TestResult) -> None:
+        try:
+            self._step("switch_back", lambda: self._hook(
+                "reconfigure_proxy", live_color=old, preview_color=None, live_limit=None))
+        except FlowgateError as err:
+            raise RollbackFailed(
+                f"post-promotion tests failed and switching back to {old} failed: {err}; "
+                f"the proxy still serves {new}: run `flowgate rollback`"
+            ) from err
+        self._save_state(live_color=old, deployed_color=new if keep_failed else old,
+                         scale=len(running(self.ctx, old)) if old else None)
+        if not keep_failed:
+            self.ctx.registry.deregister_instances(self.ctx.service_name, new)
+            self.ctx.runtime.remove(self.ctx.project, self.ctx.target, new)
+        if self.ctx.release is not None:
+            self.ctx.release.state = ReleaseState.ROLLED_BACK
+        raise ReleaseFailed(f"{gate_message(result, 'post-promotion tests')}; "
+                            f"switched back to {old or 'no color'}")
+
+    def promote(self, skip_tests: bool = False, post_tests: list[str] | None = None,
+                keep_failed: bool = False) -> Release | None:
+        with self._operation():
+            release = self._current_release()
+            self.ctx.release = release
+            suites = self.ctx.settings.tests
+            passed = release is not None and release.tests is not None and release.tests.ok
+            if suites and not passed and not skip_tests:
+                raise UsageError(
+                    "the test gate has not passed for this release: run `flowgate test` "
+                    "or promote with --skip-tests"
+                )
+            return self._promote(post_tests or [], keep_failed)
+
+    # -- release --------------------------------------------------------------------------
+
+    def release(self, suites: list[str], post_tests: list[str], scale: ScaleSpec | None = None,
+                keep_failed: bool = False, timeout: float | None = None) -> Release | None:
+        with self._operation(timeout):
+            release = self._deploy(scale)
+            release.state = ReleaseState.RUNNING
+            assert release.color is not None
+            if suites:
+                result = self._gate(suites, release.color, "gate")
+                if not result.ok:
+                    release.state = ReleaseState.GATE_FAILED
+                    if not keep_failed:
+                        self._discard_new(release.color)
+                    raise GateFailed(gate_message(result))
+            return self._promote(post_tests, keep_failed)
+
+    def abort(self) -> Release | None:
+        with self._operation():
+            new = self.ctx.state.new_color
+            if new is None:
+                return None
+            self.ctx.release = self._current_release()
+            self._discard_new(new)
+            if self.ctx.release is not None:
+                self.ctx.release.state = ReleaseState.ABORTED
+                finish(self.ctx, self.ctx.release, "aborted")
+            return self.ctx.release
+
+    # -- rollback, scale, stop-old ---------------------------------------------------------
+
+    def rollback(self, timeout: float | None = None) -> Release:
+        with self._operation(timeout):
+            live = self.ctx.state.live_color
+            if live is None:
+                raise UsageError("nothing is live, so there is nothing to roll back")
+            previous = live.other
+            if self.ctx.state.new_color == previous:
+                raise UsageError(f"{previous} holds an unpromoted deploy, not the previous "
+                                 "release: `flowgate abort` it or promote it")
+            kept = self.ctx.runtime.instances(self.ctx.project, self.ctx.target, previous)
+            if not kept:
+                raise ReleaseFailed(f"cannot roll back: {previous} has no instances left")
+            release = self._start_release(kind="rollback")
+            release.color, release.instances = previous, len(kept)
+            spec = deploy_spec(self.ctx, previous, len(kept))
+            self._step("start", lambda: self.ctx.runtime.start(spec))
+            try:
+                self._step("reconfigure_proxy", lambda: self._hook(
+                    "reconfigure_proxy", live_color=previous, preview_color=None,
+                    live_limit=None))
+            except FlowgateError:
+                self.ctx.runtime.stop(self.ctx.project, self.ctx.target, previous)
+                raise
+            self._save_state(live_color=previous, deployed_color=previous,
+                             scale=len(running(self.ctx, previous)), release_id=release.id)
+            release.state = ReleaseState.LIVE
+            self._step("stop_old", lambda: self._hook("stop_old", color=live))
+            finish(self.ctx, release, "succeeded")
+            return release
+
+    def scale(self, spec: ScaleSpec) -> list[Instance]:
+        with self._operation():
+            live = self.ctx.state.live_color
+            if live is None:
+                raise UsageError("nothing is live yet: promote a release before scaling")
+            current = self.ctx.state.scale or len(running(self.ctx, live)) or 1
+            count = spec.apply(current)
+            preview = self.ctx.state.new_color
+            if count < current:
+                # Out of the proxy first, then stopped: no request reaches a dying instance.
+                self._step("reconfigure_proxy", lambda: self._hook(
+                    "reconfigure_proxy", live_color=live, preview_color=preview,
+                    live_limit=count))
+            instances: list[Instance] = self._step(
+                "scale", lambda: self._hook("scale", color=live, count=count))
+            self._step("reconfigure_proxy", lambda: self._hook(
+                "reconfigure_proxy", live_color=live, preview_color=preview, live_limit=None))
+            self._save_state(scale=count)
+            return instances
+
+    def stop_old(self) -> Color | None:
+        with self._operation():
+            live = self.ctx.state.live_color
+            if live is None:
+                raise UsageError("nothing is live yet, so no color is old")
+            old = live.other
+            if not running(self.ctx, old):
+                return None
+            if self.ctx.state.new_color == old:
+                self._step("reconfigure_proxy", lambda: self._hook(
+                    "reconfigure_proxy", live_color=live, preview_color=None, live_limit=None))
+                self._save_state(deployed_color=live)
+            self._step("stop_old", lambda: self._hook("stop_old", color=old))
+            return old
+
+
+def gate_message(result: TestResult, what: str = "test gate") -> str:
+    if result.exit_code == 5:
+        return f"{what} failed: no tests were collected"
+    failed = result.failed + result.errors
+    ids = ", ".join(result.failed_ids[:3]) + (" ..." if len(result.failed_ids) > 3 else "")
+    detail = f": {ids}" if ids else ""
+    return f"{what} failed ({failed} failed, {result.passed} passed){detail}"

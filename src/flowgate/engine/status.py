@@ -1,0 +1,90 @@
+"""What `status` and `history` report, as plain data (the `-o json` shape is public)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowgate.engine.context import ReleaseContext
+from flowgate.models import Color, ColorState, Instance, Release, ReleaseState, TargetState
+
+
+def color_state(state: TargetState, color: Color, instances: list[Instance]) -> ColorState:
+    if not instances:
+        return ColorState.ABSENT
+    if color == state.live_color:
+        return ColorState.LIVE
+    if any(instance.running for instance in instances):
+        return ColorState.NEW
+    return ColorState.STOPPED
+
+
+def release_view(release: Release | None, lock_held: bool) -> dict[str, Any] | None:
+    if release is None:
+        return None
+    state = release.state
+    if state is ReleaseState.RUNNING and not lock_held:
+        state = ReleaseState.INTERRUPTED  # its process died mid-step
+    tests = release.tests
+    return {
+        "id": release.id,
+        "kind": release.kind,
+        "color": str(release.color) if release.color else None,
+        "instances": release.instances,
+        "images": release.images,
+        "state": str(state),
+        "step": release.step,
+        "outcome": release.outcome,
+        "error": release.error,
+        "started": release.started,
+        "ended": release.ended,
+        "duration": release.duration,
+        "steps": [step.to_dict() for step in release.steps],
+        "tests": test_view(tests),
+        "post_tests": test_view(release.post_tests),
+    }
+
+
+def test_view(tests: Any) -> dict[str, Any] | None:
+    if tests is None:
+        return None
+    return {
+        "passed": tests.passed,
+        "failed": tests.failed + tests.errors,
+        "skipped": tests.skipped,
+        "failed_ids": list(tests.failed_ids),
+        "exit_code": tests.exit_code,
+        "report": tests.report,
+    }
+
+
+def target_status(context: ReleaseContext) -> dict[str, Any]:
+    state = context.state
+    colors: dict[str, Any] = {}
+    for color in Color:
+        instances = context.runtime.instances(context.project, context.target, color)
+        colors[str(color)] = {
+            "state": str(color_state(state, color, instances)),
+            "instances": [instance.to_dict() for instance in instances],
+        }
+    releases = context.registry.releases(context.service_name)
+    current = next((r for r in releases if r.id == state.release_id), None)
+    current = current or (releases[0] if releases else None)
+    lock = context.registry.lock_holder(context.service_name)
+    return {
+        "project": context.project,
+        "target": context.target,
+        "service": context.service_name,
+        "live_color": str(state.live_color) if state.live_color else None,
+        "deployed_color": str(state.deployed_color) if state.deployed_color else None,
+        "scale": state.scale,
+        "colors": colors,
+        "lock": lock,
+        "release": release_view(current, lock is not None),
+    }
+
+
+def history(context: ReleaseContext) -> list[dict[str, Any]]:
+    lock = context.registry.lock_holder(context.service_name)
+    releases = context.registry.releases(context.service_name)
+    views = [release_view(r, lock is not None and i == 0) for i, r in enumerate(releases)]
+    return [view for view in views if view is not None]

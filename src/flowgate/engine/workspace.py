@@ -1,0 +1,68 @@
+"""Open a project: plugins, settings, the Compose file, backends and the stored state."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from flowgate.backends.base import Proxy, Registry, Runtime
+from flowgate.config.compose import load_compose
+from flowgate.config.settings import Settings, load_settings
+from flowgate.engine.context import ReleaseContext, project_name
+from flowgate.errors import ConfigError
+from flowgate.plugins import BackendCatalog, extra_config_keys, make_plugin_manager
+
+
+def load_project_settings(
+    project_dir: Path,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    pm: pluggy.PluginManager | None = None,
+) -> tuple[pluggy.PluginManager, BackendCatalog, Settings]:
+    pm = pm or make_plugin_manager()
+    catalog = BackendCatalog.collect(pm)
+    settings = load_settings(project_dir, flags, env, extra_config_keys(pm, catalog))
+    return pm, catalog, settings
+
+
+def open_context(
+    project_dir: Path,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    pm: pluggy.PluginManager | None = None,
+) -> ReleaseContext:
+    """Everything a verb needs. Reads the registry but changes nothing anywhere."""
+    env = os.environ if env is None else env
+    pm, catalog, settings = load_project_settings(project_dir, flags, env, pm)
+    compose = load_compose(project_dir / settings.compose_path, env)
+    target = settings.target
+    if not target:
+        raise ConfigError(
+            "no target: name it (flowgate deploy app), set FLOW_TARGET or `target:` in "
+            "flowgate.yml"
+        )
+    compose.service(target)
+    for side in settings.side_targets:
+        compose.service(side)
+    runtime = catalog.get("runtime", settings.runtime)(settings)
+    proxy = catalog.get("proxy", settings.proxy)(settings)
+    registry = catalog.get("registry", settings.registry)(settings)
+    assert isinstance(runtime, Runtime)
+    assert isinstance(proxy, Proxy)
+    assert isinstance(registry, Registry)
+    project = project_name(settings)
+    return ReleaseContext(
+        pm=pm,
+        settings=settings,
+        compose=compose,
+        project=project,
+        target=target,
+        runtime=runtime,
+        proxy=proxy,
+        registry=registry,
+        state=registry.load_state(f"{project}-{target}"),
+    )

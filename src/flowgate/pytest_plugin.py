@@ -1,0 +1,1 @@
+"""flowgate pytest plugin (being written)."""
