@@ -46,8 +46,9 @@ def make_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
             try:
                 module = importlib.import_module(module_name.strip())
             except ImportError as err:
-                raise FlowgateError(f"FLOWGATE_PLUGINS: cannot import {module_name}: {err}"
-                                    ) from err
+                raise FlowgateError(
+                    f"FLOWGATE_PLUGINS: cannot import {module_name}: {err}"
+                ) from err
             pm.register(module, name=module_name.strip())
     # A misspelled hook in any plugin fails here, loudly, instead of never being called.
     try:
@@ -88,8 +89,12 @@ class BackendCatalog:
             ) from None
 
     def config_keys(self) -> list[Key]:
-        return [key for by_name in self.classes.values() for b in by_name.values()
-                for key in b.config_keys]
+        return [
+            key
+            for by_name in self.classes.values()
+            for b in by_name.values()
+            for key in b.config_keys
+        ]
 
 
 def extra_config_keys(pm: pluggy.PluginManager, catalog: BackendCatalog) -> list[Key]:

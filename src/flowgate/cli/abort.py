@@ -19,5 +19,7 @@ def abort(target: str | None) -> None:
     new = context.state.new_color
     release = Engine(context).abort()
     message = f"aborted: {new} removed" if new else "nothing to abort: no new color deployed"
-    output().data({"aborted": str(new) if new else None,
-                   "release": release_view(release, lock_held=False)}, message)
+    output().data(
+        {"aborted": str(new) if new else None, "release": release_view(release, lock_held=False)},
+        message,
+    )

@@ -50,9 +50,14 @@ class FlowgateGroup(click.Group):
 
 
 def _path_plugin_command(name: str, executable: str) -> click.Command:
-    @click.command(name=name, context_settings={"ignore_unknown_options": True,
-                                                "allow_extra_args": True,
-                                                "help_option_names": []})
+    @click.command(
+        name=name,
+        context_settings={
+            "ignore_unknown_options": True,
+            "allow_extra_args": True,
+            "help_option_names": [],
+        },
+    )
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def run(args: tuple[str, ...]) -> None:
         sys.exit(subprocess.call([executable, *args]))

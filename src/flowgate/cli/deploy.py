@@ -17,13 +17,24 @@ from flowgate.engine.runner import Engine
 @click.option("--scale", help="Instances: N, +N or -N relative to the live color.")
 @click.option("--timeout", type=float, help="Seconds the whole deploy may take.")
 @common_options
-def deploy(target: str | None, side_targets: tuple[str, ...], service_path: tuple[str, ...],
-           scale: str | None, timeout: float | None) -> None:
+def deploy(
+    target: str | None,
+    side_targets: tuple[str, ...],
+    service_path: tuple[str, ...],
+    scale: str | None,
+    timeout: float | None,
+) -> None:
     """Deploy the new color beside the live one and print its endpoints."""
-    context = open_project(target, side_targets=side_targets, service_path=service_path,
-                           scale=scale)
+    context = open_project(
+        target, side_targets=side_targets, service_path=service_path, scale=scale
+    )
     spec = parse_scale(context.settings.scale) if context.settings.scale else None
     release = Engine(context).deploy(spec, timeout or context.settings.timeout or None)
-    color_result(output(), context, release, release.color,
-                 f"deployed {context.target} {release.color} (release {release.id}); "
-                 f"live: {context.state.live_color or 'none'}")
+    color_result(
+        output(),
+        context,
+        release,
+        release.color,
+        f"deployed {context.target} {release.color} (release {release.id}); "
+        f"live: {context.state.live_color or 'none'}",
+    )

@@ -23,7 +23,21 @@ def history(target: str | None, limit: int) -> None:
         tests = r["tests"]
         counts = f"{tests['passed']}/{tests['passed'] + tests['failed']}" if tests else "-"
         duration = f"{r['duration']:.1f}s" if r["duration"] is not None else "-"
-        rows.append([r["id"], r["kind"], r["color"], r["state"], r["outcome"], duration,
-                     counts, r["started"]])
-    output().data(releases, render_table(
-        ["release", "kind", "color", "state", "outcome", "duration", "tests", "started"], rows))
+        rows.append(
+            [
+                r["id"],
+                r["kind"],
+                r["color"],
+                r["state"],
+                r["outcome"],
+                duration,
+                counts,
+                r["started"],
+            ]
+        )
+    output().data(
+        releases,
+        render_table(
+            ["release", "kind", "color", "state", "outcome", "duration", "tests", "started"], rows
+        ),
+    )

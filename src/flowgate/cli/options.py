@@ -33,23 +33,67 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
 
 
 COMMON = [
-    click.option("-C", "--project-dir", type=click.Path(file_okay=False, path_type=Path),
-                 expose_value=False, callback=_store("project_dir"),
-                 help="Project folder (default: current folder)."),
-    click.option("-f", "--compose-path", expose_value=False, callback=_store("compose_path"),
-                 help="Compose file, relative to the project folder."),
-    click.option("-p", "--project", expose_value=False, callback=_store("project"),
-                 help="Project name (default: the folder's name)."),
-    click.option("-o", "--output", type=click.Choice(FORMATS), expose_value=False,
-                 callback=_store("output"), help="Output format."),
-    click.option("-v", "--verbose", "verbosity", count=True, expose_value=False,
-                 callback=_store("verbosity"), help="More progress detail."),
-    click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_store("quiet"),
-                 help="No progress output."),
-    click.option("--no-color", is_flag=True, expose_value=False, callback=_store("no_color"),
-                 help="No colors (also NO_COLOR)."),
-    click.option("--debug", is_flag=True, expose_value=False, callback=_store("debug"),
-                 help="Show tracebacks (also FLOWGATE_DEBUG=1)."),
+    click.option(
+        "-C",
+        "--project-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_store("project_dir"),
+        help="Project folder (default: current folder).",
+    ),
+    click.option(
+        "-f",
+        "--compose-path",
+        expose_value=False,
+        callback=_store("compose_path"),
+        help="Compose file, relative to the project folder.",
+    ),
+    click.option(
+        "-p",
+        "--project",
+        expose_value=False,
+        callback=_store("project"),
+        help="Project name (default: the folder's name).",
+    ),
+    click.option(
+        "-o",
+        "--output",
+        type=click.Choice(FORMATS),
+        expose_value=False,
+        callback=_store("output"),
+        help="Output format.",
+    ),
+    click.option(
+        "-v",
+        "--verbose",
+        "verbosity",
+        count=True,
+        expose_value=False,
+        callback=_store("verbosity"),
+        help="More progress detail.",
+    ),
+    click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_store("quiet"),
+        help="No progress output.",
+    ),
+    click.option(
+        "--no-color",
+        is_flag=True,
+        expose_value=False,
+        callback=_store("no_color"),
+        help="No colors (also NO_COLOR).",
+    ),
+    click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        callback=_store("debug"),
+        help="Show tracebacks (also FLOWGATE_DEBUG=1).",
+    ),
 ]
 
 
@@ -87,8 +131,13 @@ def config_flags(**extra: Any) -> dict[str, Any]:
 
 def release_flags(func: F) -> F:
     """Docker Flow's release flags: side targets, service paths and scale."""
-    func = click.option("--side-target", "side_targets", multiple=True,
-                        help="Side target (repeatable).")(func)
-    func = click.option("--service-path", "service_path", multiple=True,
-                        help="Path the proxy routes to the target (repeatable).")(func)
+    func = click.option(
+        "--side-target", "side_targets", multiple=True, help="Side target (repeatable)."
+    )(func)
+    func = click.option(
+        "--service-path",
+        "service_path",
+        multiple=True,
+        help="Path the proxy routes to the target (repeatable).",
+    )(func)
     return func

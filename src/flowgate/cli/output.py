@@ -68,6 +68,7 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         ["-" if v is None else str(v) for v in row] for row in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in cells]
+    lines = [
+        "   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     return "\n".join(lines) + "\n"

@@ -13,12 +13,16 @@ from flowgate.engine.runner import Engine
 @click.command()
 @target_argument
 @click.option("--skip-tests", is_flag=True, help="Promote although the gate has not passed.")
-@click.option("--post-tests", multiple=True,
-              help="Suite run against the live route after the switch (repeatable).")
+@click.option(
+    "--post-tests",
+    multiple=True,
+    help="Suite run against the live route after the switch (repeatable).",
+)
 @click.option("--keep-failed", is_flag=True, help="Keep the new color if post-tests fail.")
 @common_options
-def promote(target: str | None, skip_tests: bool, post_tests: tuple[str, ...],
-            keep_failed: bool) -> None:
+def promote(
+    target: str | None, skip_tests: bool, post_tests: tuple[str, ...], keep_failed: bool
+) -> None:
     """Switch the proxy to the new color, then stop the old one (kept for rollback)."""
     context = open_project(target)
     suites = list(post_tests) or list(context.settings.post_tests)

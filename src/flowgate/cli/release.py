@@ -21,16 +21,35 @@ from flowgate.engine.runner import Engine
 @click.option("--keep-failed", is_flag=True, help="Keep a new color that failed, to debug it.")
 @click.option("--timeout", type=float, help="Seconds the whole release may take.")
 @common_options
-def release(target: str | None, side_targets: tuple[str, ...], service_path: tuple[str, ...],
-            tests: tuple[str, ...], post_tests: tuple[str, ...], pytest_args: str | None,
-            scale: str | None, keep_failed: bool, timeout: float | None) -> None:
+def release(
+    target: str | None,
+    side_targets: tuple[str, ...],
+    service_path: tuple[str, ...],
+    tests: tuple[str, ...],
+    post_tests: tuple[str, ...],
+    pytest_args: str | None,
+    scale: str | None,
+    keep_failed: bool,
+    timeout: float | None,
+) -> None:
     """Release the target as a new color, gated by its tests."""
-    context = open_project(target, side_targets=side_targets, service_path=service_path,
-                           scale=scale, tests=tests, post_tests=post_tests,
-                           pytest_args=pytest_args)
+    context = open_project(
+        target,
+        side_targets=side_targets,
+        service_path=service_path,
+        scale=scale,
+        tests=tests,
+        post_tests=post_tests,
+        pytest_args=pytest_args,
+    )
     settings = context.settings
     spec = parse_scale(settings.scale) if settings.scale else None
-    done = Engine(context).release(list(settings.tests), list(settings.post_tests), spec,
-                                   keep_failed, timeout or settings.timeout or None)
+    done = Engine(context).release(
+        list(settings.tests),
+        list(settings.post_tests),
+        spec,
+        keep_failed,
+        timeout or settings.timeout or None,
+    )
     live = context.state.live_color
     color_result(output(), context, done, live, f"{context.target}: {live} is live")

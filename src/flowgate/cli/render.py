@@ -15,13 +15,24 @@ def instances_table(instances: list[Instance] | list[dict[str, Any]]) -> str:
     rows = []
     for item in instances:
         data = item.to_dict() if isinstance(item, Instance) else item
-        rows.append([data["name"], data["address"] or "-", data["state"],
-                     "yes" if data["healthy"] else "no"])
+        rows.append(
+            [
+                data["name"],
+                data["address"] or "-",
+                data["state"],
+                "yes" if data["healthy"] else "no",
+            ]
+        )
     return render_table(["name", "address", "state", "healthy"], rows)
 
 
-def color_result(out: Output, context: ReleaseContext, release: Release | None,
-                 color: Color | None, headline: str) -> None:
+def color_result(
+    out: Output,
+    context: ReleaseContext,
+    release: Release | None,
+    color: Color | None,
+    headline: str,
+) -> None:
     """Print what a verb left running: the color's instances and its URLs."""
     instances = context.runtime.instances(context.project, context.target, color) if color else []
     preview = public = None

@@ -27,5 +27,6 @@ def scale(args: tuple[str, ...]) -> None:
     context = open_project(target)
     Engine(context).scale(spec)
     live = context.state.live_color
-    color_result(output(), context, None, live,
-                 f"{context.target}: {live} scaled to {context.state.scale}")
+    color_result(
+        output(), context, None, live, f"{context.target}: {live} scaled to {context.state.scale}"
+    )

@@ -22,24 +22,36 @@ def status_table(data: dict[str, Any]) -> str:
     for color, info in data["colors"].items():
         instances = info["instances"] or [None]
         for instance in instances:
-            rows.append([color, info["state"],
-                         instance["name"] if instance else "-",
-                         instance["address"] if instance else "-",
-                         instance["state"] if instance else "-",
-                         ("yes" if instance["healthy"] else "no") if instance else "-"])
-    lines.append(render_table(["color", "state", "instance", "address", "running", "healthy"],
-                              rows).rstrip("\n"))
+            rows.append(
+                [
+                    color,
+                    info["state"],
+                    instance["name"] if instance else "-",
+                    instance["address"] if instance else "-",
+                    instance["state"] if instance else "-",
+                    ("yes" if instance["healthy"] else "no") if instance else "-",
+                ]
+            )
+    lines.append(
+        render_table(["color", "state", "instance", "address", "running", "healthy"], rows).rstrip(
+            "\n"
+        )
+    )
     release = data["release"]
     if release:
-        line = (f"release: {release['id']} ({release['kind']}) {release['color'] or '-'} "
-                f"{release['state']}, step {release['step'] or '-'}")
+        line = (
+            f"release: {release['id']} ({release['kind']}) {release['color'] or '-'} "
+            f"{release['state']}, step {release['step'] or '-'}"
+        )
         if release["outcome"]:
             line += f", outcome {release['outcome']}"
         lines.append(line)
         tests = release["tests"]
         if tests:
-            lines.append(f"tests:   {tests['passed']} passed, {tests['failed']} failed"
-                         + (f": {', '.join(tests['failed_ids'])}" if tests["failed_ids"] else ""))
+            lines.append(
+                f"tests:   {tests['passed']} passed, {tests['failed']} failed"
+                + (f": {', '.join(tests['failed_ids'])}" if tests["failed_ids"] else "")
+            )
         if release["error"]:
             lines.append(f"error:   {release['error']}")
     if data["lock"]:

@@ -20,9 +20,21 @@ from flowgate.errors import ConfigError
 
 SERVICE_KEYS = frozenset(
     {
-        "image", "build", "command", "entrypoint", "environment", "env_file", "ports",
-        "expose", "labels", "healthcheck", "depends_on", "container_name", "networks",
-        "volumes", "deploy",
+        "image",
+        "build",
+        "command",
+        "entrypoint",
+        "environment",
+        "env_file",
+        "ports",
+        "expose",
+        "labels",
+        "healthcheck",
+        "depends_on",
+        "container_name",
+        "networks",
+        "volumes",
+        "deploy",
     }
 )
 TOP_LEVEL_KEYS = frozenset({"version", "name", "services", "networks", "volumes"})
@@ -203,13 +215,12 @@ def _names(value: Any) -> list[str]:
 def _port(value: Any, where: str) -> str:
     """The container side of a Compose port; the host port is always Docker's choice."""
     if isinstance(value, dict):
-        target, protocol = value.get("target"), value.get("protocol", "tcp")
+        target, protocol = str(value.get("target")), str(value.get("protocol", "tcp"))
     else:
-        text = str(value)
-        text, _, protocol = text.partition("/")
+        text, _, protocol = str(value).partition("/")
         target = text.rsplit(":", 1)[-1]
         protocol = protocol or "tcp"
-    if not str(target).isdigit() or not 0 < int(target) < 65536:
+    if not target.isdigit() or not 0 < int(target) < 65536:
         raise ConfigError(f"invalid port {value!r}", source=where, key="ports")
     return f"{int(target)}/{protocol}"
 

@@ -116,8 +116,9 @@ def load_settings(
             continue
         if name not in keys:
             raise ConfigError("unknown key", source="flags", key=name)
-        values[name] = _parse(keys[name], list(raw) if isinstance(raw, tuple) else raw,
-                              "--" + name.replace("_", "-"))
+        values[name] = _parse(
+            keys[name], list(raw) if isinstance(raw, tuple) else raw, "--" + name.replace("_", "-")
+        )
         sources[name] = "flag"
 
     return Settings(project_dir, values, sources, config_file)

@@ -87,5 +87,4 @@ def holder_identity(release_id: str | None = None) -> dict[str, Any]:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
-    return {"host": socket.gethostname(), "pid": os.getpid(), "user": user,
-            "release": release_id}
+    return {"host": socket.gethostname(), "pid": os.getpid(), "user": user, "release": release_id}

@@ -54,8 +54,13 @@ def run_step(context: ReleaseContext, name: str, action: Callable[[], T]) -> T:
         step.ended, step.outcome = now_iso(), "failed"
         step.detail = str(err) or type(err).__name__
         save_release(context)
-        emit(context, "step-failed", step=name, error=step.detail,
-             duration=time.monotonic() - started)
+        emit(
+            context,
+            "step-failed",
+            step=name,
+            error=step.detail,
+            duration=time.monotonic() - started,
+        )
         raise
     step.ended, step.outcome = now_iso(), "ok"
     save_release(context)
@@ -63,8 +68,9 @@ def run_step(context: ReleaseContext, name: str, action: Callable[[], T]) -> T:
     return result
 
 
-def finish(context: ReleaseContext, release: Release, outcome: str, error: str | None = None
-           ) -> None:
+def finish(
+    context: ReleaseContext, release: Release, outcome: str, error: str | None = None
+) -> None:
     release.outcome, release.error, release.ended = outcome, error, now_iso()
     context.registry.save_release(release)
     emit(context, "release-finished", outcome=outcome, error=error, release=release.id)

@@ -96,8 +96,11 @@ class Engine:
             except FlowgateError as err:
                 release = self.ctx.release
                 # A deployed release that a later verb failed on stays deployed (not ended).
-                if (release is not None and release.ended is None
-                        and release.state is not ReleaseState.DEPLOYED):
+                if (
+                    release is not None
+                    and release.ended is None
+                    and release.state is not ReleaseState.DEPLOYED
+                ):
                     if release.state is ReleaseState.RUNNING:
                         release.state = ReleaseState.FAILED
                     finish(self.ctx, release, release.state.value, str(err))
@@ -115,8 +118,12 @@ class Engine:
         self.ctx.registry.save_release(last)
         new = self.ctx.state.new_color
         preview = new if new and running(self.ctx, new) else None
-        self._hook("reconfigure_proxy", live_color=self.ctx.state.live_color,
-                   preview_color=preview, live_limit=None)
+        self._hook(
+            "reconfigure_proxy",
+            live_color=self.ctx.state.live_color,
+            preview_color=preview,
+            live_limit=None,
+        )
 
     # -- deploy ---------------------------------------------------------------------------
 
@@ -131,9 +138,15 @@ class Engine:
         self._step("deploy", lambda: self._hook("deploy", color=color, count=release.instances))
         self._save_state(deployed_color=color, release_id=release.id)
         try:
-            self._step("reconfigure_proxy", lambda: self._hook(
-                "reconfigure_proxy", live_color=state.live_color, preview_color=color,
-                live_limit=None))
+            self._step(
+                "reconfigure_proxy",
+                lambda: self._hook(
+                    "reconfigure_proxy",
+                    live_color=state.live_color,
+                    preview_color=color,
+                    live_limit=None,
+                ),
+            )
         except FlowgateError:
             self._discard_new(color, touch_proxy=False)
             raise
@@ -149,8 +162,12 @@ class Engine:
         """Take an unpromoted color out of the preview route and remove it."""
         live = self.ctx.state.live_color
         if touch_proxy:
-            self._step("reconfigure_proxy", lambda: self._hook(
-                "reconfigure_proxy", live_color=live, preview_color=None, live_limit=None))
+            self._step(
+                "reconfigure_proxy",
+                lambda: self._hook(
+                    "reconfigure_proxy", live_color=live, preview_color=None, live_limit=None
+                ),
+            )
         self.ctx.registry.deregister_instances(self.ctx.service_name, color)
         self.ctx.runtime.remove(self.ctx.project, self.ctx.target, color)
         self._save_state(deployed_color=live)
@@ -159,8 +176,9 @@ class Engine:
 
     def _gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
         step = "test" if kind == "gate" else "post_test"
-        result: TestResult = self._step(step, lambda: self._hook(
-            "run_gate", suites=suites, color=color, kind=kind))
+        result: TestResult = self._step(
+            step, lambda: self._hook("run_gate", suites=suites, color=color, kind=kind)
+        )
         release = self.ctx.release
         if release is not None:
             if kind == "gate":
@@ -198,8 +216,12 @@ class Engine:
         unhealthy = [i.name for i in instances if not i.healthy]
         if unhealthy:
             raise ReleaseFailed(f"not promoting: {', '.join(unhealthy)} not healthy")
-        self._step("reconfigure_proxy", lambda: self._hook(
-            "reconfigure_proxy", live_color=new, preview_color=None, live_limit=None))
+        self._step(
+            "reconfigure_proxy",
+            lambda: self._hook(
+                "reconfigure_proxy", live_color=new, preview_color=None, live_limit=None
+            ),
+        )
         self._save_state(live_color=new, deployed_color=new, scale=len(instances))
         release = self.ctx.release
         if post_tests:
@@ -214,28 +236,41 @@ class Engine:
             finish(self.ctx, release, "succeeded")
         return release
 
-    def _switch_back(self, new: Color, old: Color | None, keep_failed: bool,
-                     result: TestResult) -> None:
+    def _switch_back(
+        self, new: Color, old: Color | None, keep_failed: bool, result: TestResult
+    ) -> None:
         try:
-            self._step("switch_back", lambda: self._hook(
-                "reconfigure_proxy", live_color=old, preview_color=None, live_limit=None))
+            self._step(
+                "switch_back",
+                lambda: self._hook(
+                    "reconfigure_proxy", live_color=old, preview_color=None, live_limit=None
+                ),
+            )
         except FlowgateError as err:
             raise RollbackFailed(
                 f"post-promotion tests failed and switching back to {old} failed: {err}; "
                 f"the proxy still serves {new}: run `flowgate rollback`"
             ) from err
-        self._save_state(live_color=old, deployed_color=new if keep_failed else old,
-                         scale=len(running(self.ctx, old)) if old else None)
+        self._save_state(
+            live_color=old,
+            deployed_color=new if keep_failed else old,
+            scale=len(running(self.ctx, old)) if old else None,
+        )
         if not keep_failed:
             self.ctx.registry.deregister_instances(self.ctx.service_name, new)
             self.ctx.runtime.remove(self.ctx.project, self.ctx.target, new)
         if self.ctx.release is not None:
             self.ctx.release.state = ReleaseState.ROLLED_BACK
-        raise ReleaseFailed(f"{gate_message(result, 'post-promotion tests')}; "
-                            f"switched back to {old or 'no color'}")
+        raise ReleaseFailed(
+            f"{gate_message(result, 'post-promotion tests')}; switched back to {old or 'no color'}"
+        )
 
-    def promote(self, skip_tests: bool = False, post_tests: list[str] | None = None,
-                keep_failed: bool = False) -> Release | None:
+    def promote(
+        self,
+        skip_tests: bool = False,
+        post_tests: list[str] | None = None,
+        keep_failed: bool = False,
+    ) -> Release | None:
         with self._operation():
             release = self._current_release()
             self.ctx.release = release
@@ -250,8 +285,14 @@ class Engine:
 
     # -- release --------------------------------------------------------------------------
 
-    def release(self, suites: list[str], post_tests: list[str], scale: ScaleSpec | None = None,
-                keep_failed: bool = False, timeout: float | None = None) -> Release | None:
+    def release(
+        self,
+        suites: list[str],
+        post_tests: list[str],
+        scale: ScaleSpec | None = None,
+        keep_failed: bool = False,
+        timeout: float | None = None,
+    ) -> Release | None:
         with self._operation(timeout):
             release = self._deploy(scale)
             release.state = ReleaseState.RUNNING
@@ -286,8 +327,10 @@ class Engine:
                 raise UsageError("nothing is live, so there is nothing to roll back")
             previous = live.other
             if self.ctx.state.new_color == previous:
-                raise UsageError(f"{previous} holds an unpromoted deploy, not the previous "
-                                 "release: `flowgate abort` it or promote it")
+                raise UsageError(
+                    f"{previous} holds an unpromoted deploy, not the previous "
+                    "release: `flowgate abort` it or promote it"
+                )
             kept = self.ctx.runtime.instances(self.ctx.project, self.ctx.target, previous)
             if not kept:
                 raise ReleaseFailed(f"cannot roll back: {previous} has no instances left")
@@ -296,14 +339,24 @@ class Engine:
             spec = deploy_spec(self.ctx, previous, len(kept))
             self._step("start", lambda: self.ctx.runtime.start(spec))
             try:
-                self._step("reconfigure_proxy", lambda: self._hook(
-                    "reconfigure_proxy", live_color=previous, preview_color=None,
-                    live_limit=None))
+                self._step(
+                    "reconfigure_proxy",
+                    lambda: self._hook(
+                        "reconfigure_proxy",
+                        live_color=previous,
+                        preview_color=None,
+                        live_limit=None,
+                    ),
+                )
             except FlowgateError:
                 self.ctx.runtime.stop(self.ctx.project, self.ctx.target, previous)
                 raise
-            self._save_state(live_color=previous, deployed_color=previous,
-                             scale=len(running(self.ctx, previous)), release_id=release.id)
+            self._save_state(
+                live_color=previous,
+                deployed_color=previous,
+                scale=len(running(self.ctx, previous)),
+                release_id=release.id,
+            )
             release.state = ReleaseState.LIVE
             self._step("stop_old", lambda: self._hook("stop_old", color=live))
             finish(self.ctx, release, "succeeded")
@@ -319,13 +372,24 @@ class Engine:
             preview = self.ctx.state.new_color
             if count < current:
                 # Out of the proxy first, then stopped: no request reaches a dying instance.
-                self._step("reconfigure_proxy", lambda: self._hook(
-                    "reconfigure_proxy", live_color=live, preview_color=preview,
-                    live_limit=count))
+                self._step(
+                    "reconfigure_proxy",
+                    lambda: self._hook(
+                        "reconfigure_proxy",
+                        live_color=live,
+                        preview_color=preview,
+                        live_limit=count,
+                    ),
+                )
             instances: list[Instance] = self._step(
-                "scale", lambda: self._hook("scale", color=live, count=count))
-            self._step("reconfigure_proxy", lambda: self._hook(
-                "reconfigure_proxy", live_color=live, preview_color=preview, live_limit=None))
+                "scale", lambda: self._hook("scale", color=live, count=count)
+            )
+            self._step(
+                "reconfigure_proxy",
+                lambda: self._hook(
+                    "reconfigure_proxy", live_color=live, preview_color=preview, live_limit=None
+                ),
+            )
             self._save_state(scale=count)
             return instances
 
@@ -338,8 +402,12 @@ class Engine:
             if not running(self.ctx, old):
                 return None
             if self.ctx.state.new_color == old:
-                self._step("reconfigure_proxy", lambda: self._hook(
-                    "reconfigure_proxy", live_color=live, preview_color=None, live_limit=None))
+                self._step(
+                    "reconfigure_proxy",
+                    lambda: self._hook(
+                        "reconfigure_proxy", live_color=live, preview_color=None, live_limit=None
+                    ),
+                )
                 self._save_state(deployed_color=live)
             self._step("stop_old", lambda: self._hook("stop_old", color=old))
             return old

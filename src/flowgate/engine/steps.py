@@ -89,9 +89,7 @@ def reconfigure_proxy(
 def stop_old(context: ReleaseContext, color: Color) -> bool:
     instances = list(running(context, color))
     if instances:
-        context.proxy.wait_drained(
-            context.service_name, instances, context.settings.drain_timeout
-        )
+        context.proxy.wait_drained(context.service_name, instances, context.settings.drain_timeout)
     context.registry.deregister_instances(context.service_name, color)
     context.runtime.stop(context.project, context.target, color)
     return True

@@ -42,8 +42,7 @@ def open_context(
     target = settings.target
     if not target:
         raise ConfigError(
-            "no target: name it (flowgate deploy app), set FLOW_TARGET or `target:` in "
-            "flowgate.yml"
+            "no target: name it (flowgate deploy app), set FLOW_TARGET or `target:` in flowgate.yml"
         )
     compose.service(target)
     for side in settings.side_targets:

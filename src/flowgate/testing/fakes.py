@@ -86,16 +86,29 @@ class FakeRuntime(Runtime):
             data.get("containers", {}).pop(self._key(spec.project, spec.target, spec.color), None)
             self.store.save(data)
             raise ReleaseFailed(f"{spec.target}-{spec.color}_1 did not become healthy")
-        records = [{"index": i, "state": "running", "release": spec.release_id,
-                    "image": spec.service.image} for i in range(1, spec.count + 1)]
+        records = [
+            {
+                "index": i,
+                "state": "running",
+                "release": spec.release_id,
+                "image": spec.service.image,
+            }
+            for i in range(1, spec.count + 1)
+        ]
         return self._write(spec, records)
 
     def scale(self, spec: DeploySpec) -> list[Instance]:
         key = self._key(spec.project, spec.target, spec.color)
         records = self.store.load().get("containers", {}).get(key, [])[: spec.count]
         for index in range(len(records) + 1, spec.count + 1):
-            records.append({"index": index, "state": "running", "release": spec.release_id,
-                            "image": spec.service.image})
+            records.append(
+                {
+                    "index": index,
+                    "state": "running",
+                    "release": spec.release_id,
+                    "image": spec.service.image,
+                }
+            )
         return self._write(spec, records)
 
     def start(self, spec: DeploySpec) -> list[Instance]:

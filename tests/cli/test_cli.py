@@ -1,0 +1,244 @@
+"""The CLI's exact output and exit codes, in-process, on the fake backends."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flowgate.cli.app import main
+
+COMPOSE = "services:\n  app:\n    image: books-ms:1.0\n    ports: ['8080']\n"
+CONFIG = "target: app\nruntime: fake\nproxy: fake\nproject: cli\ndrain_timeout: 0\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FLOWGATE_PLUGINS", "flowgate.testing.fakes")
+    for name in ("FLOW_TARGET", "FLOW_SCALE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "docker-compose.yml").write_text(COMPOSE)
+    (tmp_path / "flowgate.yml").write_text(CONFIG)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_deploy_prints_the_new_color(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "deploy", "-q")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("deployed app blue (release ")
+    assert lines[0].endswith("); live: none")
+    assert lines[1].split() == ["NAME", "ADDRESS", "STATE", "HEALTHY"]
+    assert lines[2].split() == ["cli_app-blue_1", "127.0.0.1:20001", "running", "yes"]
+    assert lines[3] == "preview: http://127.0.0.1:20001"
+    assert err == ""
+
+
+def test_common_flags_before_or_after_the_verb(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = run(capsys, "-o", "json", "status")
+    after = run(capsys, "status", "-o", "json")
+    assert before == after
+    assert json.loads(before[1])["live_color"] is None
+
+
+def test_status_json_shape(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "deploy", "-q")
+    run(capsys, "promote", "-q")
+    code, out, _ = run(capsys, "status", "-o", "json")
+    data = json.loads(out)
+    assert code == 0
+    assert {"project", "target", "service", "live_color", "scale", "colors", "release"} <= set(data)
+    assert (data["project"], data["target"], data["service"]) == ("cli", "app", "cli-app")
+    assert (data["live_color"], data["scale"]) == ("blue", 1)
+    assert data["colors"]["blue"] == {
+        "state": "live",
+        "instances": [
+            {
+                "name": "cli_app-blue_1",
+                "address": "127.0.0.1:20001",
+                "state": "running",
+                "healthy": True,
+            }
+        ],
+    }
+    assert data["colors"]["green"] == {"state": "absent", "instances": []}
+    release = data["release"]
+    assert {"id", "state", "step", "outcome", "tests"} <= set(release)
+    assert (release["state"], release["outcome"]) == ("live", "succeeded")
+
+
+def test_status_after_deploy_shows_the_new_color(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "deploy", "-q")
+    run(capsys, "promote", "-q")
+    run(capsys, "deploy", "-q")
+    data = json.loads(run(capsys, "-o", "json", "status")[1])
+    assert data["colors"]["blue"]["state"] == "live"
+    assert data["colors"]["green"]["state"] == "new"
+    run(capsys, "stop-old", "-q")
+    data = json.loads(run(capsys, "-o", "json", "status")[1])
+    assert data["colors"]["green"]["state"] == "stopped"
+
+
+def test_scale_relative_and_negative(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "deploy", "-q")
+    run(capsys, "promote", "-q")
+    code, out, _ = run(capsys, "scale", "+2", "-q")
+    assert code == 0
+    assert out.splitlines()[0] == "app: blue scaled to 3"
+    code, out, _ = run(capsys, "scale", "app", "-1", "-q")
+    assert (code, out.splitlines()[0]) == (0, "app: blue scaled to 2")
+
+
+def test_history_lists_releases_newest_first(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "deploy", "-q")
+    run(capsys, "promote", "-q")
+    run(capsys, "deploy", "-q")
+    code, out, _ = run(capsys, "history", "-o", "json")
+    releases = json.loads(out)
+    assert code == 0
+    assert [(r["color"], r["state"]) for r in releases] == [("green", "deployed"), ("blue", "live")]
+    table = run(capsys, "history")[1].splitlines()
+    assert table[0].split() == [
+        "RELEASE",
+        "KIND",
+        "COLOR",
+        "STATE",
+        "OUTCOME",
+        "DURATION",
+        "TESTS",
+        "STARTED",
+    ]
+    assert len(table) == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (
+            ["deploy", "--scale", "two"],
+            2,
+            "flowgate: error: --scale: expected N, +N or -N, got 'two'\n",
+        ),
+        (["scale", "lots"], 2, "flowgate: error: scale: expected N, +N or -N, got 'lots'\n"),
+        (
+            ["deploy", "nope"],
+            4,
+            "flowgate: error: docker-compose.yml: unknown target 'nope' (services: app)\n",
+        ),
+        (["deploy", "-f", "missing.yml"], 4, None),
+        (
+            ["scale", "+1"],
+            2,
+            "flowgate: error: nothing is live yet: promote a release before scaling\n",
+        ),
+        (["promote"], 2, None),
+        (["frobnicate"], 2, None),
+    ],
+)
+def test_bad_input_gets_one_line_and_its_exit_code(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    code: int,
+    message: str | None,
+) -> None:
+    got, out, err = run(capsys, *argv)
+    assert got == code
+    assert out == ""
+    assert len(err.strip().splitlines()) <= 3  # click's usage errors add a usage line
+    if message is not None:
+        assert err == message
+    assert not (project / ".flowgate" / "fakes" / "runtime.json").exists()
+
+
+def test_malformed_flowgate_yml_is_a_config_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "flowgate.yml").write_text("target: [app\n")
+    code, _, err = run(capsys, "status")
+    assert code == 4
+    assert err.startswith("flowgate: error: flowgate.yml: malformed YAML at line")
+
+
+def test_unknown_backend_is_a_config_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "status")  # sanity: works first
+    assert code == 0
+    (project / "flowgate.yml").write_text(CONFIG + "registry: etcd\n")
+    code, _, err = run(capsys, "status")
+    assert code == 4
+    assert (
+        err == "flowgate: error: registry: unknown registry backend 'etcd' (available: "
+        "consul, file)\n"
+    )
+
+
+def test_progress_goes_to_stderr_and_quiet_silences_it(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "deploy", "--no-color")
+    assert code == 0
+    assert [line.split()[1] for line in err.splitlines()] == [
+        "pick_color",
+        "deploy",
+        "reconfigure_proxy",
+    ]
+    assert err.splitlines()[0].startswith("  ✓ pick_color")
+
+
+def test_path_plugins_run_as_verbs(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "flowgate-hello"
+    script.write_text('#!/bin/sh\necho "hello $*"\nexit 3\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from flowgate.cli.app import main; sys.exit(main())",
+            "hello",
+            "a",
+            "--b",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (3, "hello a --b\n")
+
+
+def test_plugins_lists_builtins_and_backends(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "plugins", "-o", "json")
+    data = json.loads(out)
+    assert code == 0
+    names = {p["name"] for p in data["plugins"]}
+    assert {"flowgate.engine.steps", "flowgate.gate", "flowgate.testing.fakes"} <= names
+    assert {(b["kind"], b["name"]) for b in data["backends"]} >= {
+        ("runtime", "docker"),
+        ("proxy", "haproxy"),
+        ("proxy", "none"),
+        ("registry", "file"),
+    }

@@ -1,0 +1,306 @@
+"""The engine's verbs on the fake runtime and proxy with the real file registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowgate import hookimpl
+from flowgate.config.scale import parse_scale
+from flowgate.engine.runner import Engine
+from flowgate.errors import GateFailed, LockHeld, ReleaseFailed, UsageError
+from flowgate.models import Color, ReleaseState, TestResult
+from flowgate.testing.fakes import fake_state
+
+Make = Callable[..., Engine]
+Fakes = Callable[[str], dict[str, Any]]
+
+
+def states(fakes: Fakes) -> dict[str, list[str]]:
+    containers = fakes("runtime").get("containers", {})
+    return {
+        key.split("-")[-1]: [r["state"] for r in records] for key, records in containers.items()
+    }
+
+
+def route(fakes: Fakes) -> dict[str, Any]:
+    served: dict[str, Any] = fakes("proxy")["routes"]["books-app"]
+    return served
+
+
+def test_first_deploy_is_blue_and_leaves_nothing_live(engine: Make, fakes: Fakes) -> None:
+    release = engine().deploy()
+    state = engine().ctx.state
+    assert release.color is Color.BLUE
+    assert release.state is ReleaseState.DEPLOYED
+    assert (state.live_color, state.deployed_color) == (None, Color.BLUE)
+    assert states(fakes) == {"blue": ["running"]}
+    assert route(fakes) == {
+        "live_color": None,
+        "live": [],
+        "preview_color": "blue",
+        "preview": ["127.0.0.1:20001"],
+    }
+    assert fakes("runtime")["side_targets"] == {"db": 1}
+
+
+def test_full_cycle_deploy_promote_scale_deploy_promote(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    assert engine().ctx.state.live_color is Color.BLUE
+    engine().scale(parse_scale("+2"))
+    assert engine().ctx.state.scale == 3
+    release = engine().deploy()
+    assert release.color is Color.GREEN
+    assert release.instances == 3  # inherits the live color's count
+    assert states(fakes) == {"blue": ["running"] * 3, "green": ["running"] * 3}
+    assert route(fakes)["live_color"] == "blue"
+    engine().promote()
+    assert states(fakes) == {"blue": ["exited"] * 3, "green": ["running"] * 3}
+    assert route(fakes)["live_color"] == "green"
+    assert route(fakes)["preview"] == []
+    engine().scale(parse_scale("-1"))
+    assert states(fakes)["green"] == ["running"] * 2
+    assert engine().ctx.state.scale == 2
+
+
+def test_deploying_twice_never_touches_the_live_color(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    engine().deploy(parse_scale("2"))
+    assert engine().ctx.state.live_color is Color.BLUE
+    assert states(fakes) == {"blue": ["running"], "green": ["running", "running"]}
+    assert route(fakes)["live_color"] == "blue"
+
+
+def test_scale_down_leaves_the_proxy_before_stopping(engine: Make, fakes: Fakes) -> None:
+    engine().deploy(parse_scale("3"))
+    engine().promote()
+    engine().scale(parse_scale("-100"))
+    history = [entry["live"] for entry in fakes("proxy")["history"]]
+    assert history[-2] == ["127.0.0.1:20001"]  # limited before the runtime removed two
+    assert fakes("runtime")["calls"][-1] == ["blue", 1]
+    assert engine().ctx.state.scale == 1
+
+
+def test_failed_deploy_changes_nothing(engine: Make, fakes: Fakes, project: Path) -> None:
+    engine().deploy()
+    engine().promote()
+    store = fake_state(project, "runtime")
+    store.save({**store.load(), "fail_deploy": True})
+    with pytest.raises(ReleaseFailed, match="did not become healthy"):
+        engine().deploy()
+    state = engine().ctx.state
+    assert (state.live_color, state.deployed_color) == (Color.BLUE, Color.BLUE)
+    assert states(fakes) == {"blue": ["running"]}
+    last = engine().ctx.registry.releases("books-app")[0]
+    assert last.state is ReleaseState.FAILED
+    assert last.outcome == "failed"
+    assert [s.outcome for s in last.steps] == ["ok", "failed"]
+
+
+def test_failed_proxy_switch_keeps_the_live_color(engine: Make, project: Path) -> None:
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    store = fake_state(project, "proxy")
+    store.save({**store.load(), "fail_apply": True})
+    with pytest.raises(ReleaseFailed, match="apply refused"):
+        engine().promote()
+    assert engine().ctx.state.live_color is Color.BLUE
+    assert engine().ctx.state.new_color is Color.GREEN
+
+
+def test_rollback_restarts_the_previous_color(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    engine().promote()
+    release = engine().rollback()
+    assert release.kind == "rollback"
+    assert engine().ctx.state.live_color is Color.BLUE
+    assert states(fakes) == {"blue": ["running"], "green": ["exited"]}
+    assert route(fakes)["live_color"] == "blue"
+
+
+def test_rollback_without_a_previous_color_is_refused(engine: Make) -> None:
+    with pytest.raises(UsageError, match="nothing is live"):
+        engine().rollback()
+    engine().deploy()
+    engine().promote()
+    with pytest.raises(ReleaseFailed, match="green has no instances"):
+        engine().rollback()
+
+
+def test_abort_removes_only_the_new_color(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    release = engine().abort()
+    assert release is not None and release.state is ReleaseState.ABORTED
+    assert states(fakes) == {"blue": ["running"]}
+    assert engine().ctx.state.new_color is None
+    assert engine().abort() is None
+
+
+def test_stop_old_keeps_the_containers(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    assert engine().stop_old() is Color.GREEN
+    assert states(fakes) == {"blue": ["running"], "green": ["exited"]}
+    assert engine().stop_old() is None
+
+
+def test_scale_before_anything_is_live(engine: Make) -> None:
+    with pytest.raises(UsageError, match="nothing is live yet"):
+        engine().scale(parse_scale("+1"))
+
+
+def test_promote_with_nothing_deployed(engine: Make) -> None:
+    with pytest.raises(UsageError, match="nothing to promote"):
+        engine().promote()
+
+
+class Gate:
+    """A run_gate plugin answering with a fixed result, recording its calls."""
+
+    def __init__(self, exit_code: int, failed_ids: list[str] | None = None) -> None:
+        self.exit_code, self.failed_ids, self.calls = exit_code, failed_ids or [], []
+
+    @hookimpl
+    def run_gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
+        self.calls.append((suites, str(color), kind))
+        return TestResult(
+            passed=2,
+            failed=len(self.failed_ids),
+            failed_ids=self.failed_ids,
+            exit_code=self.exit_code,
+            suites=suites,
+            kind=kind,
+        )
+
+
+def with_gate(engine: Engine, gate: Gate) -> Engine:
+    engine.ctx.pm.register(gate)
+    return engine
+
+
+def test_release_with_a_passing_gate_goes_live(engine: Make, fakes: Fakes) -> None:
+    gate = Gate(0)
+    release = with_gate(engine(), gate).release(["tests/smoke"], [])
+    assert release is not None
+    assert release.state is ReleaseState.LIVE
+    assert release.outcome == "succeeded"
+    assert gate.calls == [(["tests/smoke"], "blue", "gate")]
+    assert engine().ctx.state.live_color is Color.BLUE
+    steps = [s.name for s in engine().ctx.registry.releases("books-app")[0].steps]
+    assert steps == ["pick_color", "deploy", "reconfigure_proxy", "test", "reconfigure_proxy"]
+
+
+def test_failed_gate_holds_and_removes_the_new_color(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    with pytest.raises(GateFailed, match=r"test gate failed \(1 failed, 2 passed\): t.py::x"):
+        with_gate(engine(), Gate(1, ["t.py::x"])).release(["tests"], [])
+    assert engine().ctx.state.live_color is Color.BLUE
+    assert engine().ctx.state.new_color is None
+    assert states(fakes) == {"blue": ["running"]}
+    assert route(fakes)["live_color"] == "blue"
+    last = engine().ctx.registry.releases("books-app")[0]
+    assert last.state is ReleaseState.GATE_FAILED
+    assert last.tests is not None and last.tests.failed_ids == ["t.py::x"]
+
+
+def test_failed_gate_with_keep_failed_keeps_it(engine: Make, fakes: Fakes) -> None:
+    with pytest.raises(GateFailed):
+        with_gate(engine(), Gate(1, ["t.py::x"])).release(["tests"], [], keep_failed=True)
+    assert states(fakes) == {"blue": ["running"]}
+
+
+def test_empty_suite_closes_the_gate(engine: Make) -> None:
+    with pytest.raises(GateFailed, match="no tests were collected"):
+        with_gate(engine(), Gate(5)).release(["tests"], [])
+
+
+def test_failing_post_tests_switch_back(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    post = Gate(1, ["post.py::y"])
+    with pytest.raises(ReleaseFailed, match=r"post-promotion tests failed.*switched back to blue"):
+        with_gate(engine(), post).release([], ["tests/post"])
+    assert post.calls == [(["tests/post"], "green", "post")]
+    assert engine().ctx.state.live_color is Color.BLUE
+    assert route(fakes)["live_color"] == "blue"
+    assert states(fakes) == {"blue": ["running"]}
+    last = engine().ctx.registry.releases("books-app")[0]
+    assert last.state is ReleaseState.ROLLED_BACK
+
+
+def test_promote_asks_for_the_gate_when_suites_are_configured(engine: Make) -> None:
+    engine().deploy()
+    with pytest.raises(UsageError, match="--skip-tests"):
+        engine(tests=["tests/smoke"]).promote()
+    engine(tests=["tests/smoke"]).promote(skip_tests=True)
+
+
+def test_test_verb_records_the_result_on_the_release(engine: Make) -> None:
+    engine().deploy()
+    with pytest.raises(GateFailed):
+        with_gate(engine(), Gate(1, ["a::b"])).test(["tests"])
+    release = engine().ctx.registry.releases("books-app")[0]
+    assert release.state is ReleaseState.DEPLOYED  # still there to fix, retest or abort
+    assert release.tests is not None and release.tests.failed_ids == ["a::b"]
+    with_gate(engine(), Gate(0)).test(["tests"])
+    engine(tests=["tests"]).promote()
+
+
+def test_a_held_lock_refuses_a_second_release(engine: Make) -> None:
+    first = engine()
+    holder = {"host": "ci-7", "pid": 4242, "user": "ci", "release": None}
+    lock = first.ctx.registry.acquire_lock("books-app", holder, 60)
+    try:
+        with pytest.raises(LockHeld, match="another release of books-app holds the lock") as info:
+            engine().deploy()
+        assert info.value.holder["host"] == "ci-7"
+    finally:
+        lock.release()
+
+
+def test_a_release_left_running_by_a_dead_process_is_recovered(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    dead = engine()
+    dead.ctx.release = dead._start_release()
+    dead._save_state(release_id=dead.ctx.release.id)
+    engine().deploy()
+    interrupted = next(
+        r for r in engine().ctx.registry.releases("books-app") if r.id == dead.ctx.release.id
+    )
+    assert interrupted.state is ReleaseState.INTERRUPTED
+    assert route(fakes)["live_color"] == "blue"
+
+
+def test_events_reach_plugins_in_order(engine: Make) -> None:
+    seen: list[tuple[str, str]] = []
+
+    class Listener:
+        @hookimpl
+        def release_event(self, event: str, data: dict[str, Any]) -> None:
+            seen.append((event, data.get("step") or data.get("outcome")))
+
+    subject = engine()
+    subject.ctx.pm.register(Listener())
+    subject.deploy()
+    assert seen == [
+        ("step-started", "pick_color"),
+        ("step-finished", "pick_color"),
+        ("step-started", "deploy"),
+        ("step-finished", "deploy"),
+        ("step-started", "reconfigure_proxy"),
+        ("step-finished", "reconfigure_proxy"),
+    ]
