@@ -107,7 +107,7 @@ def test_missing_compose_file(tmp_path: Path) -> None:
 
 def test_malformed_compose_file(tmp_path: Path) -> None:
     (tmp_path / "docker-compose.yml").write_text("services:\n  app: [\n")
-    with pytest.raises(ConfigError, match="^docker-compose.yml: malformed YAML at line"):
+    with pytest.raises(ConfigError, match=r"^docker-compose\.yml: malformed YAML at line"):
         load_compose(tmp_path / "docker-compose.yml", {})
 
 
@@ -119,13 +119,14 @@ def test_unknown_target_lists_the_services(project: Path) -> None:
 
 def test_service_without_image_or_build(tmp_path: Path) -> None:
     (tmp_path / "docker-compose.yml").write_text("services:\n  app:\n    command: x\n")
-    with pytest.raises(ConfigError, match="services.app: needs an image or a build"):
+    with pytest.raises(ConfigError, match=r"services\.app: needs an image or a build"):
         load_compose(tmp_path / "docker-compose.yml", {})
 
 
 def test_build_only_service(tmp_path: Path) -> None:
     (tmp_path / "docker-compose.yml").write_text(
-        "services:\n  app:\n    build:\n      context: ./src\n      args: {V: '2'}\n")
+        "services:\n  app:\n    build:\n      context: ./src\n      args: {V: '2'}\n"
+    )
     app = load_compose(tmp_path / "docker-compose.yml", {}).service("app")
     assert app.image is None
     assert app.build is not None
@@ -134,8 +135,9 @@ def test_build_only_service(tmp_path: Path) -> None:
 
 
 def test_bad_port_and_duration(tmp_path: Path) -> None:
-    (tmp_path / "docker-compose.yml").write_text("services:\n  app:\n    image: x\n"
-                                                 "    ports: ['http']\n")
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n  app:\n    image: x\n    ports: ['http']\n"
+    )
     with pytest.raises(ConfigError, match="invalid port 'http'"):
         load_compose(tmp_path / "docker-compose.yml", {})
     with pytest.raises(ConfigError, match="expected a duration"):

@@ -58,8 +58,9 @@ def test_env_lists_are_comma_separated(tmp_path: Path) -> None:
 
 
 def test_flowgate_prefixed_env_for_new_keys(tmp_path: Path) -> None:
-    settings = load_settings(tmp_path, {}, {"FLOWGATE_PROXY": "haproxy",
-                                            "FLOWGATE_HEALTH_TIMEOUT": "12s"})
+    settings = load_settings(
+        tmp_path, {}, {"FLOWGATE_PROXY": "haproxy", "FLOWGATE_HEALTH_TIMEOUT": "12s"}
+    )
     assert settings.proxy == "haproxy"
     assert settings.health_timeout == 12.0
 
