@@ -1,0 +1,323 @@
+"""The `docker` runtime: one container per instance on a Docker Engine (or classic Swarm).
+
+Containers are found by their `io.flowgate.*` labels, never by name, so a renamed or
+half-created container is still cleaned up. Instances of a color start, stop and are
+removed in parallel; a deploy returns only once all of them are healthy and otherwise
+removes what it started, never touching the other color.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, ClassVar, TypeVar
+
+from flowgate import hookimpl
+from flowgate.backends.base import DeploySpec, Runtime
+from flowgate.backends.runtime import docker_health as health
+from flowgate.backends.runtime.docker_images import container_options, ensure_image
+from flowgate.config.keys import Key, parse_seconds
+from flowgate.errors import BackendUnreachable, FlowgateError, ReleaseFailed
+from flowgate.models import Color, Instance
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+    from flowgate.config.compose import ServiceSpec
+
+LABEL = "io.flowgate."
+PING_TIMEOUT = 5
+MAX_WORKERS = 8
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """Run `func` over `items` concurrently; the first error is raised after all finished."""
+    items = list(items)
+    if len(items) <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(len(items), MAX_WORKERS)) as pool:
+        futures = [pool.submit(func, item) for item in items]
+    return [future.result() for future in futures]
+
+
+class DockerRuntime(Runtime):
+    """Runs each instance as a container named `<project>_<target>-<color>_<n>`."""
+
+    name = "docker"
+    config_keys: ClassVar[tuple[Key, ...]] = (
+        Key("stop_timeout", parse_seconds, 10.0, None, "seconds a container gets to stop"),
+    )
+
+    _client: DockerClient | None = None
+    _use_init: bool | None = None
+
+    # -- connection ------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        default = "unix:///var/run/docker.sock"
+        return str(self.settings.get("host") or os.environ.get("DOCKER_HOST") or default)
+
+    def _unreachable(self, err: Exception) -> BackendUnreachable:
+        return BackendUnreachable(f"cannot reach the Docker engine at {self.url}: {err}")
+
+    def _connect(self, timeout: int) -> DockerClient:
+        import docker
+
+        try:
+            if self.settings.get("host"):
+                return docker.DockerClient(base_url=self.settings.get("host"), timeout=timeout)
+            return docker.from_env(timeout=timeout)
+        except docker.errors.DockerException as err:
+            raise self._unreachable(err) from err
+
+    @property
+    def client(self) -> DockerClient:
+        if self._client is None:
+            self._client = self._connect(timeout=120)
+        return self._client
+
+    def check(self) -> None:
+        import docker
+        import requests
+
+        client = self._connect(timeout=PING_TIMEOUT)
+        try:
+            client.ping()
+        except (docker.errors.DockerException, requests.RequestException) as err:
+            raise self._unreachable(err) from err
+        finally:
+            client.close()
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn docker SDK errors into flowgate's: unreachable engine, or a failed step."""
+        import docker
+        import requests
+
+        try:
+            yield
+        except FlowgateError:
+            raise
+        except requests.ConnectionError as err:
+            raise self._unreachable(err) from err
+        except docker.errors.DockerException as err:
+            reason = getattr(err, "explanation", None) or str(err)
+            raise ReleaseFailed(f"docker: {action} failed: {reason}") from err
+
+    # -- finding containers ----------------------------------------------------------------
+
+    def _find(self, labels: dict[str, str]) -> list[Container]:
+        import docker
+
+        filters = {"label": [f"{LABEL}{key}={value}" for key, value in labels.items()]}
+        found = []
+        for summary in self.client.api.containers(all=True, filters=filters):
+            try:
+                found.append(self.client.containers.get(summary["Id"]))
+            except docker.errors.NotFound:
+                continue  # removed between the listing and the inspect
+        return found
+
+    def _color(self, project: str, target: str, color: Color) -> list[Container]:
+        found = self._find({"project": project, "target": target, "color": str(color)})
+        return sorted(found, key=lambda c: int(c.labels.get(f"{LABEL}index", "0") or 0))
+
+    @property
+    def address(self) -> str:
+        """Where published ports are reached from here."""
+        address = str(self.settings.get("publish_address") or "127.0.0.1")
+        if address in ("0.0.0.0", "::", ""):
+            from urllib.parse import urlparse
+
+            url = urlparse(self.url)
+            remote = url.scheme in ("tcp", "http", "https") and url.hostname
+            return url.hostname if remote and url.hostname else "127.0.0.1"
+        return address
+
+    def instances(self, project: str, target: str, color: Color) -> list[Instance]:
+        with self._errors(f"listing {target}-{color}"):
+            containers = self._color(project, target, color)
+            port = self._main_port(containers)
+            return parallel(lambda c: health.to_instance(c, port, self.address), containers)
+
+    @staticmethod
+    def _main_port(containers: list[Container]) -> str | None:
+        """The main port recorded on the containers (the service spec is not passed here)."""
+        for container in containers:
+            port = container.labels.get(f"{LABEL}port")
+            if port is not None:
+                return port or None
+        return None
+
+    # -- networks and containers -----------------------------------------------------------
+
+    def _networks(self, project: str, service: ServiceSpec) -> list[str]:
+        """Create (if missing) the project's Compose-style networks the service joins."""
+        import docker
+
+        names = [f"{project}_default"]
+        names += [f"{project}_{n}" for n in service.networks if f"{project}_{n}" not in names]
+        for name in names:
+            try:
+                self.client.networks.get(name)
+            except docker.errors.NotFound:
+                try:
+                    self.client.networks.create(
+                        name, driver="bridge", labels={f"{LABEL}project": project}
+                    )
+                except docker.errors.APIError as err:
+                    if err.status_code != 409:  # 409: created meanwhile by someone else
+                        raise
+        return names
+
+    def _supports_init(self) -> bool:
+        """Docker's --init (tini as PID 1 forwards SIGTERM), only if the engine ships it."""
+        if self._use_init is None:
+            self._use_init = bool(self.client.info().get("InitBinary"))
+        return self._use_init
+
+    def _run(
+        self,
+        name: str,
+        image: str,
+        service: ServiceSpec,
+        labels: dict[str, str],
+        networks: list[str],
+    ) -> Container:
+        import docker
+
+        options = container_options(
+            labels[f"{LABEL}project"], self.settings.project_dir, service, self.address
+        )
+        aliases = [service.name]
+        endpoint = self.client.api.create_endpoint_config(aliases=aliases)
+        container = self.client.containers.create(
+            image,
+            name=name,
+            labels={**service.labels, **labels},
+            init=self._supports_init() or None,
+            network=networks[0],
+            networking_config={networks[0]: endpoint},
+            **options,
+        )
+        for network in networks[1:]:
+            self.client.networks.get(network).connect(container, aliases=aliases)
+        try:
+            container.start()
+        except docker.errors.APIError as err:
+            if "init" not in str(err) or not self._use_init:
+                raise
+            container.remove(force=True)  # the engine advertised an init it cannot run
+            self._use_init = False
+            return self._run(name, image, service, labels, networks)
+        return container
+
+    def _stop_timeout(self) -> int:
+        return math.ceil(float(self.settings.get("stop_timeout", 10.0)))
+
+    @staticmethod
+    def _remove_all(containers: Iterable[Container]) -> None:
+        import docker
+
+        def remove(container: Container) -> None:
+            with suppress(docker.errors.NotFound):
+                container.remove(force=True)
+
+        parallel(remove, containers)
+
+    # -- the color lifecycle ---------------------------------------------------------------
+
+    def _start_indexes(self, spec: DeploySpec, indexes: list[int]) -> list[Container]:
+        """Start new instances at `indexes` in parallel and wait until all are healthy;
+        on failure remove exactly those and raise ReleaseFailed."""
+        image = ensure_image(self.client, spec.project, spec.service, pull=False)
+        networks = self._networks(spec.project, spec.service)
+        base = {
+            f"{LABEL}project": spec.project,
+            f"{LABEL}target": spec.target,
+            f"{LABEL}color": str(spec.color),
+            f"{LABEL}release": spec.release_id,
+            f"{LABEL}port": spec.service.main_port or "",
+        }
+
+        def run(index: int) -> Container:
+            name = f"{spec.project}_{spec.target}-{spec.color}_{index}"
+            labels = {**base, f"{LABEL}index": str(index)}
+            return self._run(name, image, spec.service, labels, networks)
+
+        try:
+            started = parallel(run, indexes)
+            health.wait_healthy(started, spec.service.main_port, self.address, spec.health_timeout)
+        except BaseException:
+            mine = {str(i) for i in indexes}
+            self._remove_all(
+                c
+                for c in self._color(spec.project, spec.target, spec.color)
+                if c.labels.get(f"{LABEL}index") in mine
+            )
+            raise
+        return started
+
+    def deploy(self, spec: DeploySpec) -> list[Instance]:
+        with self._errors(f"deploying {spec.target}-{spec.color}"):
+            ensure_image(self.client, spec.project, spec.service, pull=False)
+            self._remove_all(self._color(spec.project, spec.target, spec.color))
+            self._start_indexes(spec, list(range(1, spec.count + 1)))
+        return self.instances(spec.project, spec.target, spec.color)
+
+    def scale(self, spec: DeploySpec) -> list[Instance]:
+        with self._errors(f"scaling {spec.target}-{spec.color} to {spec.count}"):
+            existing = self._color(spec.project, spec.target, spec.color)
+            if len(existing) > spec.count:
+                self._remove_all(existing[spec.count :])
+            elif len(existing) < spec.count:
+                used = {int(c.labels.get(f"{LABEL}index", "0") or 0) for c in existing}
+                free = (i for i in range(1, spec.count + len(used) + 1) if i not in used)
+                missing = [next(free) for _ in range(spec.count - len(existing))]
+                self._start_indexes(spec, missing)
+        return self.instances(spec.project, spec.target, spec.color)
+
+    def start(self, spec: DeploySpec) -> list[Instance]:
+        with self._errors(f"starting {spec.target}-{spec.color}"):
+            existing = self._color(spec.project, spec.target, spec.color)
+            if not existing:
+                raise ReleaseFailed(
+                    f"no {spec.color} instances of {spec.target} to start; deploy it instead"
+                )
+            parallel(lambda c: c.start() if c.status != "running" else None, existing)
+            port = self._main_port(existing) or spec.service.main_port
+            health.wait_healthy(existing, port, self.address, spec.health_timeout)
+        return self.instances(spec.project, spec.target, spec.color)
+
+    def stop(self, project: str, target: str, color: Color) -> None:
+        with self._errors(f"stopping {target}-{color}"):
+            running = [c for c in self._color(project, target, color) if c.status == "running"]
+            parallel(lambda c: c.stop(timeout=self._stop_timeout()), running)
+
+    def remove(self, project: str, target: str, color: Color) -> None:
+        with self._errors(f"removing {target}-{color}"):
+            self._remove_all(self._color(project, target, color))
+
+    def ensure_side_target(self, project: str, service: ServiceSpec, pull: bool) -> None:
+        with self._errors(f"starting side target {service.name}"):
+            found = self._find({"project": project, "side-target": service.name})
+            if found:
+                if found[0].status != "running":
+                    found[0].start()
+                return
+            image = ensure_image(self.client, project, service, pull=pull)
+            labels = {f"{LABEL}project": project, f"{LABEL}side-target": service.name}
+            name = service.container_name or f"{project}_{service.name}_1"
+            self._run(name, image, service, labels, self._networks(project, service))
+
+
+@hookimpl
+def flowgate_backends() -> list[type[Runtime]]:
+    return [DockerRuntime]
