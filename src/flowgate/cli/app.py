@@ -25,6 +25,7 @@ VERBS = {
     "stop-old": "flowgate.cli.stop_old:stop_old",
     "status": "flowgate.cli.status:status",
     "history": "flowgate.cli.history:history",
+    "flow": "flowgate.cli.flow:flow",
     "plugins": "flowgate.cli.plugins_cmd:plugins",
 }
 

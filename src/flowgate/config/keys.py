@@ -84,7 +84,7 @@ CORE_KEYS: tuple[Key, ...] = (
     # Docker Flow's keys, with its environment variables.
     Key("target", parse_str, None, "FLOW_TARGET", "the Compose service released blue-green"),
     Key("side_targets", parse_list, [], "FLOW_SIDE_TARGETS", "services deployed beside it"),
-    Key("blue_green", parse_bool, True, "FLOW_BLUE_GREEN", "release as a new color"),
+    Key("blue_green", parse_bool, False, "FLOW_BLUE_GREEN", "`flow`: deploy as a new color"),
     Key("service_path", parse_list, [], "FLOW_SERVICE_PATH", "URL paths the proxy routes"),
     Key("scale", parse_scale_text, None, "FLOW_SCALE", "instances: N, +N or -N"),
     Key("project", parse_str, None, "FLOW_PROJECT", "project name (default: folder name)"),
@@ -95,7 +95,7 @@ CORE_KEYS: tuple[Key, ...] = (
     Key("proxy_reconf_port", parse_port, 8080, "FLOW_PROXY_RECONF_PORT", "proxy API port"),
     Key("host", parse_str, None, "FLOW_HOST", "Docker host (else DOCKER_HOST)"),
     Key("pull_side_targets", parse_bool, False, "FLOW_PULL_SIDE_TARGETS", "pull side images"),
-    Key("flow", parse_list, [], "FLOW", "Docker Flow steps for `flowgate flow`"),
+    Key("flow", parse_list, [], "FLOW", "steps of `flowgate flow`"),
     # flowgate's own keys.
     Key("runtime", parse_str, "docker", None, "runtime backend"),
     Key("registry", parse_str, "file", None, "registry backend"),

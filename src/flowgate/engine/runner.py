@@ -209,7 +209,9 @@ class Engine:
 
     # -- promote --------------------------------------------------------------------------
 
-    def _promote(self, post_tests: list[str], keep_failed: bool) -> Release | None:
+    def _promote(
+        self, post_tests: list[str], keep_failed: bool, stop_old: bool = True
+    ) -> Release | None:
         new = self._require_new("promote")
         old = self.ctx.state.live_color
         instances = list(running(self.ctx, new))
@@ -230,7 +232,7 @@ class Engine:
                 self._switch_back(new, old, keep_failed, result)
         if release is not None:
             release.state = ReleaseState.LIVE
-        if old is not None:
+        if old is not None and stop_old:
             self._step("stop_old", lambda: self._hook("stop_old", color=old))
         if release is not None:
             finish(self.ctx, release, "succeeded")
@@ -270,6 +272,7 @@ class Engine:
         skip_tests: bool = False,
         post_tests: list[str] | None = None,
         keep_failed: bool = False,
+        stop_old: bool = True,
     ) -> Release | None:
         with self._operation():
             release = self._current_release()
@@ -281,7 +284,7 @@ class Engine:
                     "the test gate has not passed for this release: run `flowgate test` "
                     "or promote with --skip-tests"
                 )
-            return self._promote(post_tests or [], keep_failed)
+            return self._promote(post_tests or [], keep_failed, stop_old)
 
     # -- release --------------------------------------------------------------------------
 
