@@ -160,6 +160,12 @@ def test_check_reports_an_unreachable_engine(tmp_path: Path, host: str) -> None:
     assert time.monotonic() - started < 10
 
 
+def test_every_operation_reports_an_unreachable_engine(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, flags={"host": "unix:///nonexistent.sock"}, env={})
+    with pytest.raises(BackendUnreachable, match=r"unix:///nonexistent\.sock"):
+        DockerRuntime(settings).instances("fgrtnone", "app", BLUE)
+
+
 # -- deploy ----------------------------------------------------------------------------------
 
 
@@ -408,3 +414,29 @@ def test_a_broken_build_fails_before_creating_anything(
     with pytest.raises(ReleaseFailed, match=rf"building image {project}_app from .* failed"):
         runtime.deploy(DeploySpec(project, "app", service, BLUE, 1, "r1", 20.0))
     assert labelled(docker_client, project) == []
+
+
+def test_an_existing_side_container_of_that_name_is_adopted(
+    runtime: DockerRuntime, project: str, test_image: str, docker_client: Any
+) -> None:
+    """Like one docker-compose (Docker Flow) started: no flowgate labels, Compose's name."""
+    existing = docker_client.containers.create(
+        test_image,
+        name=f"{project}_db_1",
+        labels={"io.flowgate.project": project},  # only so the fixture cleans it up
+    )
+    runtime.ensure_side_target(project, ServiceSpec(name="db", image=test_image), pull=False)
+    existing.reload()
+    assert existing.status == "running"
+    assert len(labelled(docker_client, project)) == 1
+
+
+def test_listed_networks_are_created_and_joined(
+    runtime: DockerRuntime, make_spec: SpecMaker, project: str, docker_client: Any
+) -> None:
+    [instance] = runtime.deploy(make_spec(BLUE, 1, networks=["backend"]))
+    networks = docker_client.containers.get(instance.id).attrs["NetworkSettings"]["Networks"]
+    assert set(networks) == {f"{project}_default", f"{project}_backend"}
+    assert "app" in networks[f"{project}_backend"]["Aliases"]
+    created = docker_client.networks.get(f"{project}_backend")
+    assert created.attrs["Labels"] == {"io.flowgate.project": project}

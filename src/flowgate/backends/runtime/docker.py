@@ -18,7 +18,11 @@ from typing import TYPE_CHECKING, ClassVar, TypeVar
 from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Runtime
 from flowgate.backends.runtime import docker_health as health
-from flowgate.backends.runtime.docker_images import container_options, ensure_image
+from flowgate.backends.runtime.docker_setup import (
+    container_options,
+    ensure_image,
+    ensure_networks,
+)
 from flowgate.config.keys import Key, parse_seconds
 from flowgate.errors import BackendUnreachable, FlowgateError, ReleaseFailed
 from flowgate.models import Color, Instance
@@ -71,9 +75,9 @@ class DockerRuntime(Runtime):
         import docker
 
         try:
-            if self.settings.get("host"):
-                return docker.DockerClient(base_url=self.settings.get("host"), timeout=timeout)
-            return docker.from_env(timeout=timeout)
+            # from_env keeps DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for a configured host too.
+            environment = {**os.environ, "DOCKER_HOST": self.url}
+            return docker.from_env(timeout=timeout, environment=environment)
         except docker.errors.DockerException as err:
             raise self._unreachable(err) from err
 
@@ -125,6 +129,14 @@ class DockerRuntime(Runtime):
                 continue  # removed between the listing and the inspect
         return found
 
+    def _by_name(self, name: str) -> Container | None:
+        import docker
+
+        try:
+            return self.client.containers.get(name)
+        except docker.errors.NotFound:
+            return None
+
     def _color(self, project: str, target: str, color: Color) -> list[Container]:
         found = self._find({"project": project, "target": target, "color": str(color)})
         return sorted(found, key=lambda c: int(c.labels.get(f"{LABEL}index", "0") or 0))
@@ -157,25 +169,6 @@ class DockerRuntime(Runtime):
         return None
 
     # -- networks and containers -----------------------------------------------------------
-
-    def _networks(self, project: str, service: ServiceSpec) -> list[str]:
-        """Create (if missing) the project's Compose-style networks the service joins."""
-        import docker
-
-        names = [f"{project}_default"]
-        names += [f"{project}_{n}" for n in service.networks if f"{project}_{n}" not in names]
-        for name in names:
-            try:
-                self.client.networks.get(name)
-            except docker.errors.NotFound:
-                try:
-                    self.client.networks.create(
-                        name, driver="bridge", labels={f"{LABEL}project": project}
-                    )
-                except docker.errors.APIError as err:
-                    if err.status_code != 409:  # 409: created meanwhile by someone else
-                        raise
-        return names
 
     def _supports_init(self) -> bool:
         """Docker's --init (tini as PID 1 forwards SIGTERM), only if the engine ships it."""
@@ -238,7 +231,8 @@ class DockerRuntime(Runtime):
         """Start new instances at `indexes` in parallel and wait until all are healthy;
         on failure remove exactly those and raise ReleaseFailed."""
         image = ensure_image(self.client, spec.project, spec.service, pull=False)
-        networks = self._networks(spec.project, spec.service)
+        self._supports_init()  # asked once here, not by every thread
+        networks = ensure_networks(self.client, spec.project, spec.service)
         base = {
             f"{LABEL}project": spec.project,
             f"{LABEL}target": spec.target,
@@ -307,15 +301,16 @@ class DockerRuntime(Runtime):
 
     def ensure_side_target(self, project: str, service: ServiceSpec, pull: bool) -> None:
         with self._errors(f"starting side target {service.name}"):
+            name = service.container_name or f"{project}_{service.name}_1"
             found = self._find({"project": project, "side-target": service.name})
-            if found:
-                if found[0].status != "running":
-                    found[0].start()
+            existing = found[0] if found else self._by_name(name)
+            if existing is not None:  # ours, or one docker-compose (Docker Flow) started
+                if existing.status != "running":
+                    existing.start()
                 return
             image = ensure_image(self.client, project, service, pull=pull)
             labels = {f"{LABEL}project": project, f"{LABEL}side-target": service.name}
-            name = service.container_name or f"{project}_{service.name}_1"
-            self._run(name, image, service, labels, self._networks(project, service))
+            self._run(name, image, service, labels, ensure_networks(self.client, project, service))
 
 
 @hookimpl

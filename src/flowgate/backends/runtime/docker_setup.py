@@ -1,4 +1,5 @@
-"""Images and container options for the docker runtime, kept apart so docker.py stays small.
+"""What must exist before the docker runtime can start a container: its image, its
+networks and its options, kept apart so docker.py stays small.
 
 Image resolution is shared by the target and its side targets: an image present locally is
 used as is, a service with `build` is built when its image is missing, anything else is
@@ -160,3 +161,27 @@ def container_options(
     if health is not None:
         options["healthcheck"] = health
     return options
+
+
+def ensure_networks(client: DockerClient, project: str, service: ServiceSpec) -> list[str]:
+    """Create (if missing) the Compose-style project networks the service joins.
+
+    Every container joins `<project>_default`, where the target reaches its side targets by
+    service name, plus `<project>_<name>` for each network the service lists.
+    """
+    import docker.errors
+
+    names = [f"{project}_default"]
+    names += [f"{project}_{n}" for n in service.networks if f"{project}_{n}" not in names]
+    for name in names:
+        try:
+            client.networks.get(name)
+        except docker.errors.NotFound:
+            try:
+                client.networks.create(
+                    name, driver="bridge", labels={"io.flowgate.project": project}
+                )
+            except docker.errors.APIError as err:
+                if err.status_code != 409:  # 409: created meanwhile by someone else
+                    raise
+    return names
