@@ -416,10 +416,25 @@ class Engine:
             return old
 
 
+#: Why pytest stopped, by its exit code (-1 is the gate's own: killed at the deadline).
+_PYTEST_EXITS = {
+    -1: "the tests did not finish before the release timed out",
+    2: "pytest could not collect the tests (exit 2)",
+    3: "pytest hit an internal error (exit 3); see its output",
+    4: "pytest usage error (exit 4): a suite path does not exist or --pytest-args is wrong; "
+    "see its output",
+    5: "no tests were collected",
+}
+
+
 def gate_message(result: TestResult, what: str = "test gate") -> str:
-    if result.exit_code == 5:
-        return f"{what} failed: no tests were collected"
-    failed = result.failed + result.errors
+    """One line saying why the gate closed, with the first failed test ids."""
     ids = ", ".join(result.failed_ids[:3]) + (" ..." if len(result.failed_ids) > 3 else "")
     detail = f": {ids}" if ids else ""
-    return f"{what} failed ({failed} failed, {result.passed} passed){detail}"
+    code = result.exit_code
+    if code in _PYTEST_EXITS:
+        return f"{what} failed: {_PYTEST_EXITS[code]}{detail}"
+    failed = result.failed + result.errors
+    if code == 1 or failed:
+        return f"{what} failed ({failed} failed, {result.passed} passed){detail}"
+    return f"{what} failed: pytest exited {code}{detail}"
