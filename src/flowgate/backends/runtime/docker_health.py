@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from flowgate.errors import ReleaseFailed
@@ -120,26 +121,30 @@ def timeout_reason(container: Container, port: str | None, address: str, timeout
     return f"{container.name} {within} (nothing answered on {where})"
 
 
+def _verdict(container: Container, port: str | None, address: str) -> tuple[bool, str | None]:
+    container.reload()
+    if is_healthy(container, port, address):
+        return True, None
+    return False, failure(container, port, address)
+
+
 def wait_healthy(
     containers: Sequence[Container], port: str | None, address: str, timeout: float
 ) -> None:
     """Return once every container is healthy; raise ReleaseFailed naming the first that
-    exited, turned unhealthy or ran out of time."""
+    exited, turned unhealthy or ran out of time. Containers are probed concurrently, so a
+    color of many instances is not slower to check than one."""
     deadline = time.monotonic() + timeout
     pending = list(containers)
-    while True:
-        still = []
-        for container in pending:
-            container.reload()
-            if is_healthy(container, port, address):
-                continue
-            reason = failure(container, port, address)
-            if reason:
-                raise ReleaseFailed(reason)
-            still.append(container)
-        pending = still
-        if not pending:
-            return
-        if time.monotonic() >= deadline:
-            raise ReleaseFailed(timeout_reason(pending[0], port, address, timeout))
-        time.sleep(POLL_INTERVAL)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(pending), 8))) as pool:
+        while pending:
+            verdicts = list(pool.map(lambda c: _verdict(c, port, address), pending))
+            reasons = [reason for _, reason in verdicts if reason]
+            if reasons:
+                raise ReleaseFailed(reasons[0])
+            pending = [c for c, (healthy, _) in zip(pending, verdicts, strict=True) if not healthy]
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                raise ReleaseFailed(timeout_reason(pending[0], port, address, timeout))
+            time.sleep(POLL_INTERVAL)
