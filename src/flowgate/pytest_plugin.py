@@ -123,7 +123,7 @@ def flow_options(config: pytest.Config) -> FlowOptions:
             found[name] = (ini, f"ini key flow_{name}", ini_dir)
     color, source, _ = found.get("color", ("new", "default", here))
     if color not in COLORS:
-        raise pytest.UsageError(f"{source}: expected new, live, blue or green, got {color!r}")
+        raise FlowUsageError(f"{source}: expected new, live, blue or green, got {color!r}")
     target = found["target"][0] if "target" in found else None
     raw_dir, _, base = found.get("project_dir", (".", "default", here))
     return FlowOptions(target, color, (base / raw_dir).resolve())
@@ -138,7 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str | None:
     try:
         options = flow_options(config)
-    except pytest.UsageError:
+    except FlowUsageError:
         return None  # reported when a test asks for a flow fixture
     if not options.target:
         return None
