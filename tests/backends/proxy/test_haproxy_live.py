@@ -1,0 +1,294 @@
+"""Real HAProxy end to end: tiny HTTP backends on loopback, real switches, real reloads.
+
+A recording client hammers the public port with fresh and keep-alive connections during
+every change and keeps every status it saw; a single failed request fails the test.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from flowgate.backends.base import Route
+from flowgate.backends.proxy import haproxy as haproxy_module
+from flowgate.backends.proxy import haproxy_control as control
+from flowgate.backends.proxy.haproxy import HAProxyProxy, stop_haproxy
+from flowgate.config.settings import load_settings
+from flowgate.errors import ReleaseFailed
+from flowgate.models import Color, Instance
+
+pytestmark = pytest.mark.haproxy
+SERVICE = "shop-app"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Backend:
+    """An HTTP/1.1 keep-alive server on loopback that answers with its own name."""
+
+    def __init__(self, name: str) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                body = name.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # HAProxy's TCP health checks connect and reset; that is no error
+
+        self.name = name
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def instance(self) -> Instance:
+        return Instance(self.name, f"127.0.0.1:{self.server.server_address[1]}", "running", True)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Recorder:
+    """Sends requests non-stop and records every outcome; never retries."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.results: list[str] = []
+        self.failures: list[str] = []
+        self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._run, args=(keep,), daemon=True) for keep in (True, False)
+        ]
+
+    def __enter__(self) -> Recorder:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(10)
+
+    def _run(self, keep_alive: bool) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        while not self.stopping.is_set():
+            try:
+                headers = {} if keep_alive else {"Connection": "close"}
+                conn.request("GET", "/", headers=headers)
+                response = conn.getresponse()
+                body = response.read().decode()
+                if response.status == 200:
+                    self.results.append(body)
+                else:
+                    self.failures.append(f"{response.status} {body[:40]}")
+            except (OSError, http.client.HTTPException) as err:
+                self.failures.append(repr(err))
+                conn.close()
+            if not keep_alive:
+                conn.close()
+        conn.close()
+
+
+def get(port: int, path: str = "/", headers: dict[str, str] | None = None) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def backends() -> Iterator[dict[str, Backend]]:
+    made = {name: Backend(name) for name in ("blue1", "green1", "green2", "green3", "green4")}
+    yield made
+    for backend in made.values():
+        backend.close()
+
+
+@pytest.fixture
+def proxy(tmp_path: Path) -> Iterator[HAProxyProxy]:
+    flags = {"proxy_port": free_port(), "preview_port": free_port(), "health_timeout": 10}
+    settings = load_settings(tmp_path, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
+    backend = HAProxyProxy(settings)
+    yield backend
+    stop_haproxy(tmp_path)
+
+
+def route(backends: dict[str, Backend], live: list[str], preview: list[str], **kw: object) -> Route:
+    return Route(
+        service=str(kw.get("service", SERVICE)),
+        paths=tuple(kw.get("paths", ("/",))),  # type: ignore[arg-type]
+        live_color=Color.BLUE if live and live[0].startswith("blue") else Color.GREEN,
+        live=tuple(backends[name].instance for name in live),
+        preview_color=Color.GREEN if preview else None,
+        preview=tuple(backends[name].instance for name in preview),
+    )
+
+
+def ports(proxy: HAProxyProxy) -> tuple[int, int]:
+    return int(proxy.settings.proxy_port), int(proxy.settings.preview_port)
+
+
+def test_public_preview_switch_and_scale_lose_no_request(
+    proxy: HAProxyProxy, backends: dict[str, Backend]
+) -> None:
+    public, preview = ports(proxy)
+    proxy.apply(route(backends, ["blue1"], ["green1"]))
+    assert get(public) == (200, "blue1")
+    assert get(preview) == (200, "green1")
+    assert get(public, headers={"X-Flowgate-Preview": SERVICE}) == (200, "green1")
+    started = control.show_proc(proxy.files)
+
+    with Recorder(public) as recorder:
+        time.sleep(0.3)
+        proxy.apply(route(backends, ["green1"], []))  # promote: a runtime switch
+        assert get(public) == (200, "green1")
+        proxy.apply(route(backends, ["green1", "green2", "green3"], []))  # scale 1 -> 3
+        seen = {get(public)[1] for _ in range(12)}
+        assert seen == {"green1", "green2", "green3"}
+        time.sleep(0.3)
+        proxy.apply(route(backends, ["green1"], []))  # scale back to 1
+        assert {get(public)[1] for _ in range(6)} == {"green1"}
+        proxy.apply(route(backends, ["blue1"], []))  # roll back to blue
+        assert get(public) == (200, "blue1")
+        time.sleep(0.3)
+
+    assert recorder.failures == []
+    assert len(recorder.results) > 100
+    assert {"blue1", "green1", "green2", "green3"} <= set(recorder.results)
+    after = control.show_proc(proxy.files)
+    assert (after.reloads, after.workers) == (started.reloads, started.workers)
+    assert "127.0.0.1:0" not in proxy.files.config.read_text().split("backend shop-app.live")[1]
+    assert backends["blue1"].instance.address in proxy.files.config.read_text()
+
+
+def test_structural_change_reloads_without_losing_requests(
+    proxy: HAProxyProxy, backends: dict[str, Backend]
+) -> None:
+    public, _ = ports(proxy)
+    proxy.apply(route(backends, ["blue1"], []))
+    before = control.show_proc(proxy.files)
+    with Recorder(public) as recorder:
+        time.sleep(0.3)
+        proxy.apply(route(backends, ["green1"], [], service="shop-api", paths=("/api",)))
+        time.sleep(0.3)
+        # Four new servers do not fit the three free slots: capacity grows, a reload too.
+        live = ["blue1", "green1", "green2", "green3", "green4"]
+        proxy.apply(route(backends, live, []))
+        time.sleep(0.3)
+    after = control.show_proc(proxy.files)
+    assert recorder.failures == []
+    assert after.reloads == before.reloads + 2
+    assert after.failed == before.failed
+    assert set(after.workers).isdisjoint(before.workers)
+    assert get(public, "/api/items") == (200, "green1")
+    assert {get(public)[1] for _ in range(10)} == {f"green{i}" for i in range(1, 5)} | {"blue1"}
+    assert "server s16 " in proxy.files.config.read_text()
+
+
+def test_broken_config_is_refused_and_old_routing_keeps_serving(
+    proxy: HAProxyProxy, backends: dict[str, Backend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    public, _ = ports(proxy)
+    proxy.apply(route(backends, ["blue1"], []))
+    config = proxy.files.config.read_bytes()
+    routes = proxy.files.routes.read_bytes()
+    broken = haproxy_module.render
+    monkeypatch.setattr(haproxy_module, "render", lambda *a: broken(*a) + "\nbogus-keyword x\n")
+    with pytest.raises(ReleaseFailed, match="invalid"):
+        proxy.apply(route(backends, ["green1"], [], service="shop-api", paths=("/api",)))
+    assert proxy.files.config.read_bytes() == config
+    assert proxy.files.routes.read_bytes() == routes
+    assert get(public) == (200, "blue1")
+    assert not (proxy.files.root / "haproxy.cfg.new").exists()
+
+
+def test_failed_reload_restores_previous_config(
+    proxy: HAProxyProxy, backends: dict[str, Backend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`haproxy -c` is skipped here so the master itself meets a config it cannot load."""
+    public, _ = ports(proxy)
+    proxy.apply(route(backends, ["blue1"], []))
+    config = proxy.files.config.read_bytes()
+    before = control.show_proc(proxy.files)
+    monkeypatch.setattr(control, "validate_config", lambda path: None)
+    broken = haproxy_module.render
+    monkeypatch.setattr(haproxy_module, "render", lambda *a: broken(*a) + "\nbogus-keyword x\n")
+    with pytest.raises(ReleaseFailed, match="reload failed"):
+        proxy.apply(route(backends, ["green1"], [], service="shop-api", paths=("/api",)))
+    assert proxy.files.config.read_bytes() == config
+    assert control.show_proc(proxy.files).workers == before.workers
+    assert get(public) == (200, "blue1")
+
+
+def test_new_servers_that_never_come_up_leave_the_old_color(
+    tmp_path: Path, backends: dict[str, Backend]
+) -> None:
+    flags = {"proxy_port": free_port(), "preview_port": free_port(), "health_timeout": 1}
+    settings = load_settings(tmp_path, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
+    proxy = HAProxyProxy(settings)
+    try:
+        proxy.apply(route(backends, ["blue1"], []))
+        config = proxy.files.config.read_bytes()
+        dead = Instance("dead", f"127.0.0.1:{free_port()}", "running", True)
+        bad = Route(SERVICE, ("/",), live_color=Color.GREEN, live=(dead,))
+        with pytest.raises(ReleaseFailed, match="not UP"):
+            proxy.apply(bad)
+        assert proxy.files.config.read_bytes() == config
+        assert {get(ports(proxy)[0])[1] for _ in range(4)} == {"blue1"}
+    finally:
+        stop_haproxy(tmp_path)
+
+
+def test_haproxy_outlives_the_flowgate_process(
+    tmp_path: Path, backends: dict[str, Backend]
+) -> None:
+    port, preview = free_port(), free_port()
+    address = backends["blue1"].instance.address
+    script = f"""
+from pathlib import Path
+from flowgate.backends.base import Route
+from flowgate.backends.proxy.haproxy import HAProxyProxy
+from flowgate.config.settings import load_settings
+from flowgate.models import Color, Instance
+flags = {{"proxy_port": {port}, "preview_port": {preview}}}
+s = load_settings(Path({str(tmp_path)!r}), flags=flags, env={{}},
+                  extra_keys=HAProxyProxy.config_keys)
+live = (Instance("b", {address!r}, "running", True),)
+HAProxyProxy(s).apply(Route("shop-app", ("/",), live_color=Color.BLUE, live=live))
+"""
+    try:
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+        assert get(port) == (200, "blue1")
+        assert control.master_pid(control.HAProxyFiles.for_project(tmp_path)) is not None
+    finally:
+        assert stop_haproxy(tmp_path)
+    with pytest.raises(OSError):
+        get(port)
