@@ -1,0 +1,257 @@
+"""The `docker-flow-proxy` proxy backend: drives Docker Flow Proxy through its HTTP API.
+
+Docker Flow Proxy (in its Consul/Registrator mode) finds a service's instances itself, by
+the `<service>-<color>` name in Consul, so flowgate only tells it which color is live:
+`GET /v1/docker-flow-proxy/reconfigure?serviceName=..&serviceColor=..&servicePath=..`.
+It has no preview route: `preview_url()` is None, so the test gate and the pytest plugin
+reach the new color at its first instance directly.
+
+Like Docker Flow, flowgate starts the `docker-flow-proxy` container on
+`proxy_docker_host` when none runs there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from flowgate import hookimpl
+from flowgate.backends.base import Proxy, Route
+from flowgate.backends.proxy.haproxy_config import check_domain, check_path, check_service_name
+from flowgate.config.keys import Key, parse_bool, parse_port, parse_str
+from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+    from requests import Response
+
+    from flowgate.config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API = "/v1/docker-flow-proxy"
+TIMEOUT = (3.0, 10.0)  # connect, read: an unreachable proxy must fail fast
+START_TIMEOUT = 30.0  # seconds a freshly started proxy container gets to answer
+_ERRNO = re.compile(r"\[Errno -?\d+\][^'\")]*")
+
+
+def _optional_str(value: Any) -> str | None:
+    return parse_str(value) or None
+
+
+class DockerFlowProxy(Proxy):
+    name = "docker-flow-proxy"
+    config_keys = (
+        Key("proxy_image", parse_str, "vfarcic/docker-flow-proxy", None, "proxy's image"),
+        Key("proxy_container", parse_str, "docker-flow-proxy", None, "proxy container's name"),
+        Key("proxy_https_port", parse_port, 443, None, "proxy's published HTTPS port"),
+        Key("proxy_path_type", _optional_str, None, None, "pathType sent to the proxy"),
+        Key("proxy_skip_check", parse_bool, False, None, "skipCheck sent to the proxy"),
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        host = settings.get("proxy_host")
+        if not host:
+            raise ConfigError(
+                "required by proxy: docker-flow-proxy (set proxy_host in flowgate.yml "
+                "or FLOW_PROXY_HOST)",
+                key="proxy_host",
+            )
+        if "/" in str(host):
+            raise ConfigError(f"expected a host name, got {host!r}", key="proxy_host")
+        self.host = str(host)
+        self.reconf_port = int(settings.get("proxy_reconf_port") or 8080)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.reconf_port}"
+
+    # -- Proxy interface ----------------------------------------------------------------
+
+    def check(self) -> None:
+        """Start the proxy container if flowgate manages it, then make sure the API answers."""
+        if self._ensure_container():
+            self._wait_until_answering()
+        else:
+            self._get("/")
+
+    def apply(self, route: Route) -> None:
+        params = self.reconfigure_params(route)
+        if self._ensure_container():
+            self._wait_until_answering()
+        if params is None:
+            log.debug("%s has no live color yet: nothing to tell the proxy", route.service)
+            return
+        self._call("reconfigure", params, route.service)
+
+    def remove(self, service: str) -> None:
+        self._call("remove", {"serviceName": check_service_name(service)}, service)
+
+    def public_url(self, route: Route) -> str | None:
+        port = int(self.settings.get("proxy_port") or 80)
+        netloc = self.host if port == 80 else f"{self.host}:{port}"
+        return f"http://{netloc}{(route.paths or ('/',))[0]}"
+
+    def preview_url(self, route: Route) -> str | None:
+        """Docker Flow Proxy has no preview route: tests reach the new color directly."""
+        return None
+
+    # -- the API --------------------------------------------------------------------------
+
+    def reconfigure_params(self, route: Route) -> dict[str, str] | None:
+        """The documented query of a reconfigure request, or None when nothing is live.
+
+        Validated first: a comma inside a path would split into two paths on the proxy's
+        side, and anything else the HAProxy backend refuses would inject config here too.
+        """
+        service = check_service_name(route.service)
+        paths = [check_path(path) for path in (route.paths or ("/",))]
+        for path in paths:
+            if "," in path:
+                raise ConfigError(
+                    f"{path!r}: Docker Flow Proxy separates paths with commas", key="service_path"
+                )
+        domains = [check_domain(domain) for domain in route.domains]
+        if route.live_color is None:
+            return None
+        params = {
+            "serviceName": service,
+            "serviceColor": str(route.live_color),
+            "servicePath": ",".join(paths),
+        }
+        if domains:
+            params["serviceDomain"] = ",".join(domains)
+        if self.settings.get("proxy_path_type"):
+            params["pathType"] = str(self.settings.get("proxy_path_type"))
+        if self.settings.get("proxy_skip_check"):
+            params["skipCheck"] = "true"
+        if route.port:
+            params["port"] = route.port.split("/", 1)[0]
+        return params
+
+    def _get(self, path: str, params: dict[str, str] | None = None) -> Response:
+        import requests
+
+        try:
+            return requests.get(self.base_url + path, params=params, timeout=TIMEOUT)
+        except requests.RequestException as err:
+            raise BackendUnreachable(
+                f"cannot reach Docker Flow Proxy at {self.base_url}: {_reason(err)}"
+            ) from err
+
+    def _call(self, action: str, params: dict[str, str], service: str) -> None:
+        response = self._get(f"{API}/{action}", params)
+        if response.status_code != 200:
+            raise ReleaseFailed(
+                f"Docker Flow Proxy at {self.base_url} refused to {action} {service}: "
+                f"HTTP {response.status_code}: {_message(response)}"
+            )
+
+    def _wait_until_answering(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                self._get("/")
+                return
+            except BackendUnreachable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
+
+    # -- the proxy's container ----------------------------------------------------------
+
+    def _ensure_container(self) -> bool:
+        """Start the proxy on `proxy_docker_host` unless it runs; True when it was started."""
+        docker_host = self.settings.get("proxy_docker_host")
+        if not docker_host:
+            return False
+        import docker.errors
+        import requests
+
+        name = str(self.settings.get("proxy_container") or "docker-flow-proxy")
+        environment = {**os.environ, "DOCKER_HOST": str(docker_host)}  # keeps the TLS vars
+        try:
+            client = docker.from_env(timeout=30, environment=environment)
+        except docker.errors.DockerException as err:
+            raise ConfigError(f"not a Docker host URL: {err}", key="proxy_docker_host") from err
+        try:
+            existing = _find(client, name)
+            if existing is not None and existing.status == "running":
+                return False
+            if existing is not None:
+                existing.start()
+            else:
+                self._run(client, name)
+        except requests.RequestException as err:
+            unreachable = f"cannot reach the proxy's Docker host {docker_host}: {err}"
+            raise BackendUnreachable(unreachable) from err
+        except docker.errors.DockerException as err:
+            failed = f"cannot start {name} on {docker_host}: {_docker_reason(err)}"
+            raise ReleaseFailed(failed) from err
+        finally:
+            client.close()
+        log.info("started %s on %s", name, docker_host)
+        return True
+
+    def _run(self, client: DockerClient, name: str) -> Container:
+        environment = {}
+        if self.settings.get("consul_address"):
+            environment["CONSUL_ADDRESS"] = str(self.settings.get("consul_address"))
+        ports = {
+            "80/tcp": int(self.settings.get("proxy_port") or 80),
+            "443/tcp": int(self.settings.get("proxy_https_port") or 443),
+            "8080/tcp": self.reconf_port,
+        }
+        image = str(self.settings.get("proxy_image") or "vfarcic/docker-flow-proxy")
+        return client.containers.run(
+            image, name=name, detach=True, ports=ports, environment=environment
+        )
+
+
+def _find(client: DockerClient, name: str) -> Container | None:
+    import docker.errors
+
+    try:
+        return client.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+
+
+def _reason(err: Exception) -> str:
+    """The useful tail of a requests error ("[Errno 111] Connection refused", "timed out")."""
+    import requests
+
+    text = str(err)
+    found = _ERRNO.search(text)
+    if found:
+        return found.group(0).strip()
+    if isinstance(err, requests.Timeout):
+        return "timed out"
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _docker_reason(err: Exception) -> str:
+    explanation = getattr(err, "explanation", None)
+    return str(explanation or err).splitlines()[0]
+
+
+def _message(response: Response) -> str:
+    """The proxy's `Message` when it sent JSON, else the first line of its body."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data.get("Message"):
+        return str(data["Message"]).splitlines()[0]
+    text = response.text.strip()
+    return text.splitlines()[0][:200] if text else response.reason or "no message"
+
+
+@hookimpl
+def flowgate_backends() -> list[type[Proxy]]:
+    return [DockerFlowProxy]
