@@ -440,3 +440,19 @@ def test_listed_networks_are_created_and_joined(
     assert "app" in networks[f"{project}_backend"]["Aliases"]
     created = docker_client.networks.get(f"{project}_backend")
     assert created.attrs["Labels"] == {"io.flowgate.project": project}
+
+
+def test_ports_are_published_on_the_configured_address(
+    tmp_path: Path, project: str, make_spec: SpecMaker, docker_client: Any
+) -> None:
+    settings = load_settings(
+        tmp_path,
+        flags={"project": project, "publish_address": "127.0.0.2"},
+        env={},
+        extra_keys=DockerRuntime.config_keys,
+    )
+    [instance] = DockerRuntime(settings).deploy(make_spec(BLUE, 1))
+    assert instance.address.startswith("127.0.0.2:")
+    ports = docker_client.containers.get(instance.id).attrs["NetworkSettings"]["Ports"]
+    assert [binding["HostIp"] for binding in ports["8080/tcp"]] == ["127.0.0.2"]
+    assert http_get(instance.address)

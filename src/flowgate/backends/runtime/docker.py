@@ -60,6 +60,7 @@ class DockerRuntime(Runtime):
 
     _client: DockerClient | None = None
     _use_init: bool | None = None
+    _init_binary: str = "docker-init"
 
     # -- connection ------------------------------------------------------------------------
 
@@ -173,7 +174,8 @@ class DockerRuntime(Runtime):
     def _supports_init(self) -> bool:
         """Docker's --init (tini as PID 1 forwards SIGTERM), only if the engine ships it."""
         if self._use_init is None:
-            self._use_init = bool(self.client.info().get("InitBinary"))
+            self._init_binary = str(self.client.info().get("InitBinary") or "")
+            self._use_init = bool(self._init_binary)
         return self._use_init
 
     def _run(
@@ -186,8 +188,9 @@ class DockerRuntime(Runtime):
     ) -> Container:
         import docker
 
+        publish = str(self.settings.get("publish_address") or "127.0.0.1")
         options = container_options(
-            labels[f"{LABEL}project"], self.settings.project_dir, service, self.address
+            labels[f"{LABEL}project"], self.settings.project_dir, service, publish
         )
         aliases = [service.name]
         endpoint = self.client.api.create_endpoint_config(aliases=aliases)
@@ -205,7 +208,7 @@ class DockerRuntime(Runtime):
         try:
             container.start()
         except docker.errors.APIError as err:
-            if "init" not in str(err) or not self._use_init:
+            if not self._use_init or self._init_binary not in str(err):
                 raise
             container.remove(force=True)  # the engine advertised an init it cannot run
             self._use_init = False
