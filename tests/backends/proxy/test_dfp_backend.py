@@ -185,3 +185,20 @@ def test_urls(tmp_path: Path) -> None:
     assert proxy.preview_headers(ROUTE) == {}
     other = DockerFlowProxy(settings(tmp_path, proxy_host="10.0.0.5", proxy_port=8000))
     assert other.public_url(Route(service="s", paths=())) == "http://10.0.0.5:8000/"
+
+
+def test_an_unreachable_proxy_docker_host(tmp_path: Path) -> None:
+    socket_path = tmp_path / "no-engine.sock"
+    proxy = DockerFlowProxy(
+        settings(tmp_path, proxy_host="127.0.0.1", proxy_docker_host=f"unix://{socket_path}")
+    )
+    with pytest.raises(BackendUnreachable, match="cannot reach the proxy's Docker host unix://"):
+        proxy.check()
+
+
+def test_a_proxy_docker_host_that_is_no_url(tmp_path: Path) -> None:
+    proxy = DockerFlowProxy(
+        settings(tmp_path, proxy_host="127.0.0.1", proxy_docker_host="ftp://somewhere")
+    )
+    with pytest.raises(ConfigError, match="proxy_docker_host: not a Docker host URL"):
+        proxy.check()

@@ -178,6 +178,10 @@ class DockerFlowProxy(Proxy):
         try:
             client = docker.from_env(timeout=30, environment=environment)
         except docker.errors.DockerException as err:
+            # The SDK asks the engine for its API version here: failing that is unreachable.
+            if isinstance(err.__cause__, requests.RequestException):
+                unreachable = f"cannot reach the proxy's Docker host {docker_host}: "
+                raise BackendUnreachable(unreachable + _reason(err.__cause__)) from err
             raise ConfigError(f"not a Docker host URL: {err}", key="proxy_docker_host") from err
         try:
             existing = _find(client, name)
@@ -187,12 +191,13 @@ class DockerFlowProxy(Proxy):
                 existing.start()
             else:
                 self._run(client, name)
-        except requests.RequestException as err:
-            unreachable = f"cannot reach the proxy's Docker host {docker_host}: {err}"
-            raise BackendUnreachable(unreachable) from err
+        # The engine's own answers (APIError) are HTTP errors too: they come first.
         except docker.errors.DockerException as err:
             failed = f"cannot start {name} on {docker_host}: {_docker_reason(err)}"
             raise ReleaseFailed(failed) from err
+        except requests.RequestException as err:
+            unreachable = f"cannot reach the proxy's Docker host {docker_host}: {err}"
+            raise BackendUnreachable(unreachable) from err
         finally:
             client.close()
         log.info("started %s on %s", name, docker_host)
