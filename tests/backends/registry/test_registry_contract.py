@@ -192,7 +192,13 @@ else:
 """
 
 
-def test_lock_contention_between_two_processes(store: Store, tmp_path: Path) -> None:
+@pytest.mark.parametrize("previous", ["none", "expired"])
+def test_lock_contention_between_two_processes(store: Store, tmp_path: Path, previous: str) -> None:
+    """Two processes race for the lock (free, or held by a holder that expired): exactly
+    one wins and the other is told who did."""
+    if previous == "expired":
+        store.registry().acquire_lock(SERVICE, holder("crashed"), ttl=0.3)
+        time.sleep(0.5)
     go = tmp_path / "go"
     racers = [
         subprocess.Popen(
