@@ -18,7 +18,7 @@ same state, history and lock holder.
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
@@ -26,6 +26,9 @@ from flowgate.backends.registry.consul_client import ConsulEndpoint, consul_erro
 from flowgate.backends.registry.consul_lock import SessionLock
 from flowgate.errors import BackendUnreachable, ConflictError, FlowgateError
 from flowgate.models import Color, Instance, Release, TargetState
+
+if TYPE_CHECKING:
+    from flowgate.config.settings import Settings
 
 
 def _dump(data: dict[str, Any]) -> bytes:
@@ -43,7 +46,7 @@ class ConsulRegistry(Registry):
     #: lower this on an instance to exercise expiry without sleeping 10 seconds.
     min_session_ttl: float = 10.0
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.endpoint = ConsulEndpoint.resolve(settings.get("consul_address"), env_from_os())
         self._client: Any = None
