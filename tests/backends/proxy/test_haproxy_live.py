@@ -44,6 +44,8 @@ class Backend:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                if self.path.startswith("/slow"):
+                    time.sleep(2.0)
                 body = name.encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -292,3 +294,39 @@ HAProxyProxy(s).apply(Route("shop-app", ("/",), live_color=Color.BLUE, live=live
         assert stop_haproxy(tmp_path)
     with pytest.raises(OSError):
         get(port)
+
+
+def test_switch_keeps_in_flight_requests_and_wait_drained_waits_for_them(
+    proxy: HAProxyProxy, backends: dict[str, Backend]
+) -> None:
+    public, _ = ports(proxy)
+    proxy.apply(route(backends, ["blue1"], []))
+    answers: list[tuple[int, str]] = []
+    slow = threading.Thread(target=lambda: answers.append(get(public, "/slow")))
+    slow.start()
+    time.sleep(0.3)
+    proxy.apply(route(backends, ["green1"], []))
+    started = time.monotonic()
+    proxy.wait_drained(SERVICE, [backends["blue1"].instance], timeout=5)
+    waited = time.monotonic() - started
+    slow.join(5)
+    assert answers == [(200, "blue1")]
+    assert 0.5 < waited < 5
+    started = time.monotonic()
+    proxy.wait_drained(SERVICE, [backends["blue1"].instance], timeout=5)
+    assert time.monotonic() - started < 0.5
+
+
+def test_remove_stops_routing_the_service(
+    proxy: HAProxyProxy, backends: dict[str, Backend]
+) -> None:
+    public, _ = ports(proxy)
+    proxy.apply(route(backends, ["blue1"], [], service="shop-api", paths=("/api",)))
+    proxy.apply(route(backends, ["green1"], []))
+    proxy.remove("shop-api")
+    proxy.remove("shop-api")  # idempotent
+    assert get(public, "/api")[1] == "green1"  # `/` of shop-app now catches it
+    assert "shop-api" not in proxy.files.config.read_text()
+    assert "shop-api" not in proxy.files.routes.read_text()
+    proxy.remove("shop-app")
+    assert get(public, "/")[0] == 404
