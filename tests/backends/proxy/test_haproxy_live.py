@@ -330,3 +330,23 @@ def test_remove_stops_routing_the_service(
     assert "shop-api" not in proxy.files.routes.read_text()
     proxy.remove("shop-app")
     assert get(public, "/")[0] == 404
+
+
+def test_project_dir_with_spaces_and_a_long_path(
+    tmp_path: Path, backends: dict[str, Backend]
+) -> None:
+    """Unix socket paths hold 108 bytes and config args must not need quoting: such
+    projects keep their sockets in a short private dir instead."""
+    project = tmp_path / "my project" / ("x" * 80)
+    project.mkdir(parents=True)
+    flags = {"proxy_port": free_port(), "preview_port": free_port()}
+    settings = load_settings(project, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
+    proxy = HAProxyProxy(settings)
+    try:
+        proxy.apply(route(backends, ["blue1"], []))
+        proxy.apply(route(backends, ["green1"], []))
+        assert get(ports(proxy)[0]) == (200, "green1")
+        assert proxy.files.socket_dir != proxy.files.root
+        assert (proxy.files.root / "haproxy.cfg").is_file()
+    finally:
+        assert proxy.shutdown()
