@@ -72,7 +72,9 @@ fi
 
 pip_args=(-e "${ROOT}[test]")
 for plugin in "$ROOT"/plugins/*/; do
-    [ -f "$plugin/pyproject.toml" ] && pip_args+=(-e "${plugin%/}")
+    if [ -f "$plugin/pyproject.toml" ]; then
+        pip_args+=(-e "${plugin%/}")
+    fi
 done
 
 # Reinstall only when something pip reads changed (a pyproject.toml, the interpreter or
