@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,76 @@ def test_engine_test_raises_gate_failed_on_a_failing_suite(project: Path) -> Non
     path = suite(project, "bad", FAILING)
     with pytest.raises(GateFailed, match=r"test gate failed \(2 failed, 1 passed\)"):
         Engine(open_context(project)).test([path])
+
+
+# -- the books-ms example's smoke suite, on a real Docker engine and a real HAProxy ----------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "books-ms"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def books(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of examples/books-ms under its own project name and free proxy ports;
+    its containers and HAProxy are removed afterwards, whatever happened."""
+    import secrets
+    import shutil
+    import subprocess
+
+    from flowgate.backends.proxy.haproxy import stop_haproxy
+
+    monkeypatch.delenv("FLOWGATE_PLUGINS", raising=False)
+    subprocess.run(["bash", str(EXAMPLE.parents[1] / "scripts" / "build-images.sh")], check=True)
+    project = tmp_path / "books"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns(".flowgate", "images"))
+    name = f"gatebooks{secrets.token_hex(3)}"
+    (project / "flowgate.yml").write_text(
+        f"target: app\nside_targets: [db]\nproject: {name}\nservice_path: [/api/v1/books]\n"
+        f"proxy: haproxy\nproxy_port: {free_port()}\npreview_port: {free_port()}\n"
+        "tests: [tests/smoke]\nhealth_timeout: 30\ndrain_timeout: 0\n"
+    )
+    try:
+        yield project
+    finally:
+        stop_haproxy(project)
+        found = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"label=io.flowgate.project={name}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        if found:
+            subprocess.run(["docker", "rm", "-f", *found], capture_output=True, check=False)
+
+
+def books_engine(project: Path, version: str) -> Engine:
+    return Engine(open_context(project, env={**os.environ, "BOOKS_VERSION": version}))
+
+
+@pytest.mark.docker
+@pytest.mark.haproxy
+def test_books_smoke_suite_opens_the_gate_for_1_1_and_closes_it_for_1_2(books: Path) -> None:
+    from flowgate.config.scale import parse_scale
+
+    first = books_engine(books, "1.1").release(["tests/smoke"], [], parse_scale("2"))
+    assert first is not None and first.tests is not None
+    assert (first.tests.exit_code, first.tests.failed) == (0, 0), first.tests
+    assert first.tests.passed >= 7  # every test, the per-instance one twice
+    live = open_context(books).state.live_color
+    with pytest.raises(GateFailed, match="test gate failed"):
+        books_engine(books, "1.2").release(["tests/smoke"], [])
+    context = open_context(books)
+    assert context.state.live_color == live and context.state.new_color is None
+    broken = context.registry.releases(context.service_name)[0]
+    assert broken.tests is not None and broken.tests.exit_code == 1
+    assert "tests/smoke/test_books_smoke.py::test_books_api_answers_json" in (
+        broken.tests.failed_ids
+    )
+    assert broken.tests.report and Path(broken.tests.report).is_file()

@@ -430,3 +430,18 @@ def test_failed_node_ids_are_written_for_the_gate(
     }
     pytester.runpytest("-p", "no:cacheprovider", "test_broken.py")
     assert json.loads(out.read_text())["failed_ids"] == ["test_broken.py"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://127.0.0.1:8001/api/v1/books", "http://127.0.0.1:8001"),  # HAProxy's style
+        ("http://127.0.0.1:8001/api/v1/books/", "http://127.0.0.1:8001"),
+        ("http://127.0.0.1:8001/", "http://127.0.0.1:8001"),
+        ("http://proxy/prefix", "http://proxy/prefix"),  # not a service path: kept
+    ],
+)
+def test_flow_url_drops_the_service_path_a_proxy_url_ends_in(url: str, expected: str) -> None:
+    from flowgate.pytest_plugin import base_url
+
+    assert base_url(url, ("/api/v1/books",)) == expected

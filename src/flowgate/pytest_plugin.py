@@ -221,9 +221,22 @@ def describe(context: ReleaseContext, wanted: str) -> FlowRelease:
         new_color=new,
         release_id=next((r.id for r in releases if r.color == color), None),
         instances=instances,
-        url=(url or f"http://{instances[0].address}").rstrip("/"),
+        url=base_url(url, route.paths) if url else f"http://{instances[0].address}",
         headers=dict(headers) if url else {},
     )
+
+
+def base_url(url: str, service_paths: tuple[str, ...]) -> str:
+    """The proxy's URL without the service path it may end in (HAProxy's names the
+    route's first path), so suites use the service's own absolute paths through any
+    proxy and directly against an instance alike."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if path and path in {p.rstrip("/") for p in service_paths}:
+        return f"{parts.scheme}://{parts.netloc}"
+    return url.rstrip("/")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
