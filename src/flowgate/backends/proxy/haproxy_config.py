@@ -245,7 +245,7 @@ def render(services: Mapping[str, ServiceEntry], options: RenderOptions) -> str:
         "    timeout http-request 10s",
         "    timeout http-keep-alive 10s",
         "    timeout queue 10s",
-        "    default-server inter 1s fastinter 200ms downinter 200ms rise 1 fall 2",
+        "    default-server inter 500ms fastinter 200ms downinter 200ms rise 1 fall 2",
         "",
         "frontend public",
         _bind(options, options.proxy_port),
