@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exit_:
         code = exit_.exit_code
     except click.ClickException as err:
-        err.show()
+        out.error(f"{err.format_message()} (see `flowgate --help`)")
         code = ExitCode.USAGE
     except (click.exceptions.Abort, KeyboardInterrupt):
         out.error("interrupted")

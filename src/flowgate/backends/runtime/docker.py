@@ -192,6 +192,10 @@ class DockerRuntime(Runtime):
         options = container_options(
             labels[f"{LABEL}project"], self.settings.project_dir, service, publish
         )
+        # A colored container knows its color and release (services may report them).
+        for label, variable in (("color", "FLOWGATE_COLOR"), ("release", "FLOWGATE_RELEASE")):
+            if f"{LABEL}{label}" in labels:
+                options["environment"][variable] = labels[f"{LABEL}{label}"]
         aliases = [service.name]
         endpoint = self.client.api.create_endpoint_config(aliases=aliases)
         container = self.client.containers.create(
