@@ -148,8 +148,11 @@ def test_history_lists_releases_newest_first(
             "flowgate: error: nothing is live yet: promote a release before scaling\n",
         ),
         (["promote"], 2, None),
-        (["frobnicate"], 2, "flowgate: error: No such command 'frobnicate'. (see `flowgate "
-                            "--help`)\n"),
+        (
+            ["frobnicate"],
+            2,
+            "flowgate: error: No such command 'frobnicate'. (see `flowgate --help`)\n",
+        ),
     ],
 )
 def test_bad_input_gets_one_line_and_its_exit_code(
@@ -243,3 +246,20 @@ def test_plugins_lists_builtins_and_backends(
         ("proxy", "none"),
         ("registry", "file"),
     }
+
+
+def test_help_lists_every_verb_without_importing_them() -> None:
+    from flowgate.cli.app import SUMMARIES, VERBS
+
+    assert list(SUMMARIES) == list(VERBS)
+    code = (
+        "import sys; from flowgate.cli.app import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'flowgate.cli.release' not in sys.modules, 'verbs imported'\n"
+        "assert 'docker' not in sys.modules and 'requests' not in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "stop-old  Stop the color that is not live." in result.stdout

@@ -30,11 +30,32 @@ VERBS = {
 }
 
 
+SUMMARIES = {
+    "release": "Deploy, test, promote and stop the old color.",
+    "deploy": "Deploy the new color beside the live one.",
+    "test": "Run the test gate against the new color.",
+    "promote": "Switch the proxy to the new color, stop the old one.",
+    "abort": "Remove the unpromoted new color.",
+    "rollback": "Bring the previous color back and switch to it.",
+    "scale": "Scale the live color: N, +N or -N.",
+    "stop-old": "Stop the color that is not live.",
+    "status": "Live color, instances and the current release.",
+    "history": "Past releases, newest first.",
+    "flow": "Docker Flow's steps and flags.",
+    "plugins": "Loaded plugins, backends and PATH plugins.",
+}
+
+
 class FlowgateGroup(click.Group):
     """Verbs are imported only when used; unknown verbs run `flowgate-<verb>` from PATH."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(VERBS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing verbs from this table keeps `flowgate --help` from importing every verb.
+        with formatter.section("Commands"):
+            formatter.write_dl(list(SUMMARIES.items()))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in VERBS:
