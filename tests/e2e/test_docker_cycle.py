@@ -1,0 +1,162 @@
+"""Issue 2's cycle on the real Docker engine, through the CLI, no proxy, file registry.
+
+deploy -> blue; promote; scale +2 -> three; deploy -> green with three while blue serves;
+promote; stop-old -> blue stopped, not removed; scale -1 -> two; status and history agree
+with what Docker shows. Then the bad inputs that must change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from flowgate.cli.app import main
+
+pytestmark = pytest.mark.docker
+EXAMPLE = Path(__file__).parents[2] / "examples" / "books-ms"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+    import docker
+
+    name = "fge2e" + secrets.token_hex(3)
+    folder = tmp_path / "books"
+    folder.mkdir()
+    shutil.copy(EXAMPLE / "docker-compose.yml", folder)
+    (folder / "flowgate.yml").write_text(
+        f"target: app\nside_targets: [db]\nproject: {name}\nproxy: none\n"
+        "health_timeout: 30\ndrain_timeout: 0\nstop_timeout: 2\n"
+    )
+    for var in ("FLOW_TARGET", "FLOWGATE_PLUGINS", "BOOKS_VERSION", "DOCKER_HOST"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(folder)
+    yield folder, name
+    client = docker.from_env()
+    for container in client.containers.list(
+        all=True, filters={"label": f"io.flowgate.project={name}"}
+    ):
+        container.remove(force=True)
+    for network in client.networks.list(names=[f"{name}_default"]):
+        network.remove()
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([*argv, "-q"])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def docker_view(name: str) -> dict[str, list[tuple[str, str]]]:
+    import docker
+
+    client = docker.from_env()
+    found: dict[str, list[tuple[str, str]]] = {}
+    for c in client.containers.list(all=True, filters={"label": f"io.flowgate.project={name}"}):
+        color = c.labels.get("io.flowgate.color", "side")
+        found.setdefault(color, []).append((c.name, c.status))
+    return {color: sorted(items) for color, items in found.items()}
+
+
+def books(address: str) -> dict[str, Any]:
+    answer = requests.get(f"http://{address}/api/v1/books", timeout=5)
+    answer.raise_for_status()
+    data: dict[str, Any] = answer.json()
+    return data
+
+
+def status(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    code, out, _ = cli(capsys, "status", "-o", "json")
+    assert code == 0
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def test_release_cycle_on_the_real_engine(
+    project: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, name = project
+    assert cli(capsys, "deploy")[0] == 0
+    blue = status(capsys)["colors"]["blue"]["instances"]
+    assert [(i["name"], i["state"], i["healthy"]) for i in blue] == [
+        (f"{name}_app-blue_1", "running", True)
+    ]
+    assert books(blue[0]["address"])["color"] == "blue"
+    assert docker_view(name)["side"] == [(f"{name}_db_1", "running")]
+
+    assert cli(capsys, "promote")[0] == 0
+    assert cli(capsys, "scale", "+2")[0] == 0
+    assert len(docker_view(name)["blue"]) == 3
+
+    assert cli(capsys, "deploy")[0] == 0
+    view = docker_view(name)
+    assert [s for _, s in view["green"]] == ["running"] * 3
+    assert [s for _, s in view["blue"]] == ["running"] * 3
+    data = status(capsys)
+    assert (data["live_color"], data["colors"]["green"]["state"]) == ("blue", "new")
+    assert books(data["colors"]["blue"]["instances"][0]["address"])["color"] == "blue"
+
+    assert cli(capsys, "promote")[0] == 0
+    assert [s for _, s in docker_view(name)["blue"]] == ["exited"] * 3  # kept for rollback
+    assert cli(capsys, "stop-old")[0] == 0
+    assert cli(capsys, "scale", "-1")[0] == 0
+    view = docker_view(name)
+    assert [s for _, s in view["green"]] == ["running"] * 2
+    assert [s for _, s in view["blue"]] == ["exited"] * 3
+
+    data = status(capsys)
+    assert (data["live_color"], data["scale"]) == ("green", 2)
+    assert data["colors"]["blue"]["state"] == "stopped"
+    reported = sorted(
+        (i["name"], i["state"]) for c in ("blue", "green") for i in data["colors"][c]["instances"]
+    )
+    assert reported == sorted(view["blue"] + view["green"])
+    for instance in data["colors"]["green"]["instances"]:
+        assert books(instance["address"])["color"] == "green"
+
+    code, out, _ = cli(capsys, "history", "-o", "json")
+    releases = json.loads(out)
+    assert [(r["color"], r["outcome"]) for r in releases] == [
+        ("green", "succeeded"),
+        ("blue", "succeeded"),
+    ]
+
+
+def test_bad_inputs_change_nothing(
+    project: tuple[Path, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, name = project
+    assert cli(capsys, "deploy")[0] == 0
+    assert cli(capsys, "promote")[0] == 0
+    before = docker_view(name)
+
+    monkeypatch.setenv("BOOKS_VERSION", "9.9-missing")
+    code, _, err = cli(capsys, "deploy")
+    assert code == 1
+    assert "books-ms:9.9-missing" in err and len(err.splitlines()) == 1
+    monkeypatch.delenv("BOOKS_VERSION")
+    assert docker_view(name) == before
+
+    monkeypatch.setenv("FLOW_HOST", "unix:///nonexistent/docker.sock")
+    code, _, err = cli(capsys, "deploy")
+    assert code == 5
+    assert err.startswith("flowgate: error: cannot reach the Docker engine")
+    monkeypatch.delenv("FLOW_HOST")
+
+    (folder / "docker-compose.yml").write_text(
+        (folder / "docker-compose.yml")
+        .read_text()
+        .replace("http://127.0.0.1:8080/health", "http://127.0.0.1:8080/never")
+    )
+    code, _, err = cli(capsys, "deploy", "--timeout", "8")
+    assert code == 1
+    assert "green" in err
+    assert docker_view(name) == before
+    assert status(capsys)["live_color"] == "blue"
