@@ -122,6 +122,7 @@ def test_release_cycle_on_the_real_engine(
         assert books(instance["address"])["color"] == "green"
 
     code, out, _ = cli(capsys, "history", "-o", "json")
+    assert code == 0
     releases = json.loads(out)
     assert [(r["color"], r["outcome"]) for r in releases] == [
         ("green", "succeeded"),
