@@ -25,7 +25,10 @@ trap cleanup EXIT
 cd "$WORK"
 
 say() { printf '\n=== %s\n' "$*"; }
-answer() { printf 'proxy answers: '; curl -s "$URL" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(f"version {d[\"version\"]}, color {d[\"color\"]}")'; }
+answer() {
+    printf 'proxy answers: '
+    curl -s "$URL" | python3 -c 'import json, sys; d = json.load(sys.stdin); print("version", d["version"], "color", d["color"])'
+}
 
 say "release 1: books-ms 1.0 (smoke tests gate it)"
 BOOKS_VERSION=1.0 flowgate release
