@@ -23,18 +23,38 @@ pytestmark = pytest.mark.docker
 EXAMPLE = Path(__file__).parents[2] / "examples" / "books-ms"
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
-    import docker
-
-    name = "fge2e" + secrets.token_hex(3)
-    folder = tmp_path / "books"
+def checkout(folder: Path, name: str, registry: str) -> Path:
+    """A project folder; two checkouts on one Consul share every bit of state."""
     folder.mkdir()
     shutil.copy(EXAMPLE / "docker-compose.yml", folder)
     (folder / "flowgate.yml").write_text(
         f"target: app\nside_targets: [db]\nproject: {name}\nproxy: none\n"
-        "health_timeout: 30\ndrain_timeout: 0\nstop_timeout: 2\n"
+        f"health_timeout: 30\ndrain_timeout: 0\nstop_timeout: 2\n{registry}"
     )
+    return folder
+
+
+@pytest.fixture(params=["file", "consul"])
+def registry(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The registry lines of flowgate.yml. Consul is the project's HTTP API stand-in:
+    no Consul server can be installed on these machines."""
+    if request.param == "file":
+        yield ""
+        return
+    from flowgate.testing.consul_server import consul_test_server
+
+    with consul_test_server() as server:
+        yield f"registry: consul\nconsul_address: {server.address}\n"
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: str
+) -> Iterator[tuple[Path, str]]:
+    import docker
+
+    name = "fge2e" + secrets.token_hex(3)
+    folder = checkout(tmp_path / "books", name, registry)
     for var in ("FLOW_TARGET", "FLOWGATE_PLUGINS", "BOOKS_VERSION", "DOCKER_HOST"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(folder)
@@ -80,9 +100,12 @@ def status(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
 
 
 def test_release_cycle_on_the_real_engine(
-    project: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+    project: tuple[Path, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    registry: str,
 ) -> None:
-    _, name = project
+    folder, name = project
     assert cli(capsys, "deploy")[0] == 0
     blue = status(capsys)["colors"]["blue"]["instances"]
     assert [(i["name"], i["state"], i["healthy"]) for i in blue] == [
@@ -128,6 +151,11 @@ def test_release_cycle_on_the_real_engine(
         ("green", "succeeded"),
         ("blue", "succeeded"),
     ]
+
+    if registry:  # a second checkout on the same Consul sees the same truth
+        monkeypatch.chdir(checkout(folder.parent / "second", name, registry))
+        assert status(capsys)["live_color"] == "green"
+        assert json.loads(cli(capsys, "history", "-o", "json")[1]) == releases
 
 
 def test_bad_inputs_change_nothing(
