@@ -32,8 +32,10 @@ def main(url: str, stop_file: Path) -> None:
         time.sleep(0.01)
     total = sum(statuses.values())
     failed = total - statuses["200"]
-    print(f"traffic: {total} requests, {failed} failed; answered by: "
-          + ", ".join(f"{v} x{n}" for v, n in versions.items()))
+    print(
+        f"traffic: {total} requests, {failed} failed; answered by: "
+        + ", ".join(f"{v} x{n}" for v, n in versions.items())
+    )
 
 
 if __name__ == "__main__":
