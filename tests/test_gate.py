@@ -55,7 +55,7 @@ def test_one():
 def test_two():
     pass
 
-@pytest.mark.skip(reason="not today")
+@pytest.mark.skipif(True, reason="not today")
 def test_skipped():
     pass
 """
