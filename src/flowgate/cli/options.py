@@ -20,14 +20,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        obj = ctx.ensure_object(dict)
+        # Values live on the root context, where every verb reads them.
         if value not in (None, False, 0, ()):
             root = ctx.find_root().ensure_object(dict)
             if name == "verbosity":
                 root[name] = root.get(name, 0) + value
             else:
                 root[name] = value
-        del obj  # values live on the root context, where every verb reads them
 
     return callback
 
