@@ -64,8 +64,8 @@ def test_unreadable_body_and_refused_connection_are_failures(
     assert t.failures and t.failures[0].status == 200
     assert t.failures[0].answer.startswith("unreadable answer")
 
-    with TrafficRecorder("http://127.0.0.1:9/", keep_alive=(False,), pause=0.01) as refused:
-        with pytest.raises(TimeoutError):
-            refused.wait_for("anything", timeout=0.3)
+    refused = TrafficRecorder("http://127.0.0.1:9/", keep_alive=(False,), pause=0.01)
+    with refused, pytest.raises(TimeoutError):
+        refused.wait_for("anything", timeout=0.3)
     assert refused.samples and all(s.status == 0 for s in refused.samples)
     assert "ConnectionRefusedError" in refused.failures[0].answer
