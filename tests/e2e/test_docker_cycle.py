@@ -189,3 +189,50 @@ def test_bad_inputs_change_nothing(
     assert "green" in err
     assert docker_view(name) == before
     assert status(capsys)["live_color"] == "blue"
+
+
+def test_two_concurrent_releases_one_proceeds_the_other_exits_8(
+    project: tuple[Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two `flowgate release` processes of one target at once: the first takes the lock and
+    goes live; the second, started while the first holds it, changes nothing and exits 8
+    naming the holder (its pid). The first's gate suite waits for a marker file, so the two
+    overlap for certain rather than by timing luck."""
+    import subprocess
+
+    folder, _ = project
+    (folder / "gate").mkdir()
+    (folder / "gate" / "test_wait.py").write_text(
+        "import pathlib, time\n\n"
+        "def test_waits_until_the_other_release_has_run():\n"
+        "    marker = pathlib.Path(__file__).with_name('go')\n"
+        "    deadline = time.monotonic() + 60\n"
+        "    while not marker.exists():\n"
+        "        assert time.monotonic() < deadline\n"
+        "        time.sleep(0.1)\n"
+    )
+    flowgate = shutil.which("flowgate") or "flowgate"
+    first = subprocess.Popen(
+        [flowgate, "release", "--tests", "gate", "--no-color"], stderr=subprocess.PIPE, text=True
+    )
+    assert first.stderr is not None
+    seen = []
+    for line in first.stderr:  # the lock is taken before the deploy step starts
+        seen.append(line)
+        if "deploy" in line:
+            break
+    second = subprocess.run(
+        [flowgate, "release", "--no-color"], capture_output=True, text=True, timeout=60
+    )
+    (folder / "gate" / "go").touch()
+    rest = first.communicate(timeout=120)[1]
+
+    assert first.returncode == 0, "".join(seen) + rest
+    assert second.returncode == 8, second.stderr
+    assert "holds the lock" in second.stderr
+    assert f"pid={first.pid}" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    assert status(capsys)["live_color"] == "blue"
+    code, out, _ = cli(capsys, "history", "-o", "json")
+    assert code == 0
+    assert [(r["color"], r["outcome"]) for r in json.loads(out)] == [("blue", "succeeded")]
