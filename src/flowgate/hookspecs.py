@@ -118,7 +118,9 @@ def run_gate(  # type: ignore[empty-body]
 def release_event(context: ReleaseContext, event: str, data: dict[str, Any]) -> None:
     """Called for every step start and end and every release outcome; all plugins run.
 
-    `event` is one of "step-started", "step-finished", "step-failed", "release-finished".
-    `data` holds the step name, duration in seconds, outcome and error text where they
-    apply. Use it for notifications; exceptions raised here are reported, not fatal.
+    `event` is one of "step-started", "step-finished", "step-failed", "tests-finished",
+    "release-finished". `data` holds the step name, duration in seconds, outcome and error
+    text where they apply; for "tests-finished", the suite's result (`TestResult` as a
+    dict: kind, counts, failed_ids, report). Use it for notifications; exceptions raised
+    here are reported, not fatal.
     """

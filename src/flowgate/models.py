@@ -57,6 +57,8 @@ class Instance:
 
 @dataclass
 class TestResult:
+    __test__ = False  # a result, not a pytest test class
+
     passed: int = 0
     failed: int = 0
     errors: int = 0

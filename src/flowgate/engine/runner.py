@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from flowgate.config.scale import ScaleSpec, resolve_count
 from flowgate.engine.context import ReleaseContext, holder_identity
-from flowgate.engine.recorder import finish, held_lock, run_step, save_release
+from flowgate.engine.recorder import emit, finish, held_lock, run_step, save_release
 from flowgate.engine.steps import deploy_spec, running
 from flowgate.errors import (
     FlowgateError,
@@ -179,6 +179,7 @@ class Engine:
         result: TestResult = self._step(
             step, lambda: self._hook("run_gate", suites=suites, color=color, kind=kind)
         )
+        emit(self.ctx, "tests-finished", **result.to_dict())
         release = self.ctx.release
         if release is not None:
             if kind == "gate":

@@ -1,0 +1,80 @@
+"""The CLI's progress reporter: one line per step, the suite's summary, the outcome."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from flowgate.cli.output import Output
+from flowgate.cli.progress import ProgressReporter
+
+GATE_RESULT = {
+    "kind": "gate",
+    "passed": 3,
+    "failed": 1,
+    "errors": 0,
+    "skipped": 0,
+    "failed_ids": ["tests/smoke/test_books.py::test_lists_books"],
+    "exit_code": 1,
+    "report": ".flowgate/reports/x.xml",
+    "suites": ["tests/smoke"],
+}
+
+
+def replay(reporter: ProgressReporter) -> None:
+    events = [
+        ("step-started", {"step": "deploy"}),
+        ("step-finished", {"step": "deploy", "duration": 1.234}),
+        ("step-started", {"step": "test"}),
+        ("tests-finished", GATE_RESULT),
+        ("step-failed", {"step": "test", "duration": 2.0, "error": "test gate failed [1]"}),
+        ("release-finished", {"release": "r1", "outcome": "gate-failed"}),
+    ]
+    for event, data in events:
+        reporter.release_event(context=None, event=event, data=data)
+
+
+def test_piped_output_is_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    replay(ProgressReporter(Output(color=False)))
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        "  ✓ deploy               1.23s",
+        "  tests: 3 passed, 1 failed, 0 errors, 0 skipped",
+        "    ✗ tests/smoke/test_books.py::test_lists_books",
+        "  ✗ test                 2.00s  test gate failed [1]",  # brackets are not markup
+        "release r1: gate-failed",
+    ]
+
+
+def test_quiet_prints_nothing_and_verbose_adds_step_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    replay(ProgressReporter(Output(verbosity=-1)))
+    assert capsys.readouterr().err == ""
+    replay(ProgressReporter(Output(verbosity=1, color=False)))
+    err = capsys.readouterr().err.splitlines()
+    assert err[:2] == ["  … deploy", "  ✓ deploy               1.23s"]
+
+
+def test_terminal_gets_colors_and_a_spinner_but_not_over_pytest_output() -> None:
+    reporter = ProgressReporter(Output(color=True))
+    screen = io.StringIO()
+    reporter._console = Console(file=screen, force_terminal=True, width=100)
+    reporter.release_event(context=None, event="step-started", data={"step": "deploy"})
+    assert reporter._spinner is not None
+    reporter.release_event(
+        context=None, event="step-finished", data={"step": "deploy", "duration": 1.0}
+    )
+    assert reporter._spinner is None
+    reporter.release_event(context=None, event="step-started", data={"step": "test"})
+    assert reporter._spinner is None  # the suite streams its output here
+    reporter.release_event(context=None, event="tests-finished", data=GATE_RESULT)
+    reporter.release_event(
+        context=None, event="release-finished", data={"release": "r1", "outcome": "succeeded"}
+    )
+    text = screen.getvalue()
+    assert "\x1b[32m✓\x1b[0m" in text  # green check
+    assert "\x1b[1;32mrelease r1: succeeded" in text  # bold green outcome
