@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from flowgate.errors import FlowgateError
-from flowgate.gate_report import JunitCounts, read_failed_ids, read_junit
+from flowgate.gate_report import read_failed_ids, read_junit
+from flowgate.models import TestResult
 
 REPORT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites name="pytest tests">
@@ -26,8 +27,7 @@ def test_counts_are_summed_over_every_suite(tmp_path: Path) -> None:
     path = tmp_path / "gate.xml"
     path.write_text(REPORT)
     counts = read_junit(path)
-    assert (counts.tests, counts.failures, counts.errors, counts.skipped) == (9, 2, 1, 1)
-    assert counts.passed == 5
+    assert (counts.passed, counts.failed, counts.errors, counts.skipped) == (5, 2, 1, 1)
     assert counts.failed_ids == [
         "tests.smoke.test_a::test_bad",
         "tests.smoke.test_a::test_worse[1]",
@@ -42,7 +42,7 @@ def test_a_single_testsuite_root_is_read_too(tmp_path: Path) -> None:
 
 
 def test_a_missing_report_counts_nothing(tmp_path: Path) -> None:
-    assert read_junit(tmp_path / "none.xml") == JunitCounts()
+    assert read_junit(tmp_path / "none.xml") == TestResult()
 
 
 def test_a_corrupt_report_is_a_flowgate_error(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ gate, 5 ("no tests collected") included: an empty gate proves nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import signal
@@ -150,13 +151,10 @@ def run_gate(context: ReleaseContext, suites: list[str], color: Color, kind: str
         gate_env(context, result_file),
         context.remaining(),
     )
-    counts = read_junit(report)
     failed_ids = read_failed_ids(result_file)
-    return TestResult(
-        passed=counts.passed,
-        failed=counts.failures,
-        errors=counts.errors,
-        skipped=counts.skipped,
+    counts = read_junit(report)
+    return dataclasses.replace(
+        counts,
         failed_ids=counts.failed_ids if failed_ids is None else failed_ids,
         exit_code=code,
         report=str(report) if report.is_file() else None,

@@ -8,26 +8,11 @@ which JUnit's classname/name pairs cannot reproduce.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
 from flowgate.errors import FlowgateError
-
-
-@dataclass(frozen=True)
-class JunitCounts:
-    """Totals of one JUnit report; `failed_ids` are `classname::name` of failed cases."""
-
-    tests: int = 0
-    failures: int = 0
-    errors: int = 0
-    skipped: int = 0
-    failed_ids: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> int:
-        return max(0, self.tests - self.failures - self.errors - self.skipped)
+from flowgate.models import TestResult
 
 
 def _int(element: ElementTree.Element, name: str) -> int:
@@ -37,14 +22,15 @@ def _int(element: ElementTree.Element, name: str) -> int:
         return 0
 
 
-def read_junit(path: Path) -> JunitCounts:
-    """Sum every <testsuite> of the report; a missing report counts nothing.
+def read_junit(path: Path) -> TestResult:
+    """Sum every <testsuite> of the report into a result's counts and `classname::name`
+    failed ids; a missing report counts nothing.
 
     pytest writes no report when it stops before its session starts (a bad option, say);
     the exit code then tells the story, so a missing file is not an error here.
     """
     if not path.is_file():
-        return JunitCounts()
+        return TestResult()
     try:
         root = ElementTree.parse(path).getroot()
     except ElementTree.ParseError as err:
@@ -56,11 +42,14 @@ def read_junit(path: Path) -> JunitCounts:
             if case.find("failure") is not None or case.find("error") is not None:
                 classname, name = case.get("classname", ""), case.get("name", "")
                 failed_ids.append(f"{classname}::{name}" if classname else name)
-    return JunitCounts(
-        tests=sum(_int(s, "tests") for s in suites),
-        failures=sum(_int(s, "failures") for s in suites),
-        errors=sum(_int(s, "errors") for s in suites),
-        skipped=sum(_int(s, "skipped") for s in suites),
+    tests, failed, errors, skipped = (
+        sum(_int(s, name) for s in suites) for name in ("tests", "failures", "errors", "skipped")
+    )
+    return TestResult(
+        passed=max(0, tests - failed - errors - skipped),
+        failed=failed,
+        errors=errors,
+        skipped=skipped,
         failed_ids=failed_ids,
     )
 
