@@ -234,17 +234,25 @@ class DockerRuntime(Runtime):
 
     # -- the color lifecycle ---------------------------------------------------------------
 
-    def _start_indexes(self, spec: DeploySpec, indexes: list[int]) -> list[Container]:
+    def _start_indexes(
+        self, spec: DeploySpec, indexes: list[int], like: Container | None = None
+    ) -> list[Container]:
         """Start new instances at `indexes` in parallel and wait until all are healthy;
-        on failure remove exactly those and raise ReleaseFailed."""
-        image = ensure_image(self.client, spec.project, spec.service, pull=False)
+        on failure remove exactly those and raise ReleaseFailed. With `like`, they join
+        that instance's release: its image and release id, not the Compose file's now."""
+        if like is None:
+            image = ensure_image(self.client, spec.project, spec.service, pull=False)
+            release = spec.release_id
+        else:
+            image = self._image_of(like)
+            release = like.labels.get(f"{LABEL}release") or spec.release_id
         self._supports_init()  # asked once here, not by every thread
         networks = ensure_networks(self.client, spec.project, spec.service)
         base = {
             f"{LABEL}project": spec.project,
             f"{LABEL}target": spec.target,
             f"{LABEL}color": str(spec.color),
-            f"{LABEL}release": spec.release_id,
+            f"{LABEL}release": release,
             f"{LABEL}port": spec.service.main_port or "",
         }
 
@@ -266,6 +274,16 @@ class DockerRuntime(Runtime):
             raise
         return started
 
+    def _image_of(self, container: Container) -> str:
+        """The image an instance runs: its tag while the tag still names those bits."""
+        import docker
+
+        tag, image_id = container.attrs["Config"]["Image"], container.attrs["Image"]
+        with suppress(docker.errors.ImageNotFound):
+            if self.client.images.get(tag).id == image_id:
+                return str(tag)
+        return str(image_id)
+
     def deploy(self, spec: DeploySpec) -> list[Instance]:
         with self._errors(f"deploying {spec.target}-{spec.color}"):
             ensure_image(self.client, spec.project, spec.service, pull=False)
@@ -282,7 +300,9 @@ class DockerRuntime(Runtime):
                 used = {int(c.labels.get(f"{LABEL}index", "0") or 0) for c in existing}
                 free = (i for i in range(1, spec.count + len(used) + 1) if i not in used)
                 missing = [next(free) for _ in range(spec.count - len(existing))]
-                self._start_indexes(spec, missing)
+                # Scaling adds instances of the release the color runs, even when the
+                # Compose file names a newer image since (a rolled-back color, a CI env).
+                self._start_indexes(spec, missing, like=existing[0] if existing else None)
         return self.instances(spec.project, spec.target, spec.color)
 
     def start(self, spec: DeploySpec) -> list[Instance]:
