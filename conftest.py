@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -54,6 +56,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     item.add_marker(pytest.mark.usefixtures("_flowgate_missing_" + marker))
                 else:
                     item.add_marker(pytest.mark.skip(reason=problem))
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """One Docker SDK client for the session (tests marked `docker` only)."""
+    import docker
+
+    client = docker.from_env()
+    yield client
+    client.close()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from flowgate.engine.workspace import open_context
 from flowgate.errors import GateFailed
 from flowgate.gate import TIMED_OUT, flow_color, gate_env, pytest_argv, run_gate
 from flowgate.models import Color, Release
+from flowgate.testing.network import free_port
 
 COMPOSE = "services:\n  app:\n    image: x\n    ports: ['8080']\n"
 
@@ -233,14 +234,6 @@ def test_engine_test_raises_gate_failed_on_a_failing_suite(project: Path) -> Non
 # -- the books-ms example's smoke suite, on a real Docker engine and a real HAProxy ----------
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "books-ms"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

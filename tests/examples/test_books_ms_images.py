@@ -28,16 +28,11 @@ IMAGES = ("books-ms:1.0", "books-ms:1.1", "books-ms:1.2", "books-ms-db:1.0")
 Run = Callable[..., Any]
 
 
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[Any]:
-    import docker
-
-    client = docker.from_env()
-    missing = [tag for tag in IMAGES if not client.images.list(name=tag)]
-    if missing:
+@pytest.fixture(scope="module", autouse=True)
+def example_images(docker_client: Any) -> None:
+    """Build the example's images when this module runs before scripts/setup.sh did."""
+    if any(not docker_client.images.list(name=tag) for tag in IMAGES):
         subprocess.run(["bash", str(ROOT / "scripts" / "build-images.sh")], check=True)
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ flowgate.testing.dfp_server, which validates them as the proxy's API documents.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from flowgate.config.settings import Settings, load_settings
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
 from flowgate.models import Color
 from flowgate.testing.dfp_server import DockerFlowProxyTestServer, dfp_test_server
+from flowgate.testing.network import free_port
 
 ROUTE = Route(
     service="books-ms",
@@ -49,12 +49,6 @@ def proxy(tmp_path: Path, server: DockerFlowProxyTestServer) -> DockerFlowProxy:
     return DockerFlowProxy(
         settings(tmp_path, proxy_host=server.host, proxy_reconf_port=server.port)
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_registers_through_the_backend_hook() -> None:

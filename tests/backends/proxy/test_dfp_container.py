@@ -9,8 +9,6 @@ Each test uses its own container name and free host ports and removes the contai
 from __future__ import annotations
 
 import contextlib
-import shutil
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,8 @@ from flowgate.backends.base import Route
 from flowgate.backends.proxy.docker_flow_proxy import DockerFlowProxy
 from flowgate.config.settings import Settings, load_settings
 from flowgate.errors import ReleaseFailed
+from flowgate.testing.images import build_busybox_image
+from flowgate.testing.network import free_port
 
 IMAGE = "flowgate-test-dfp:1"
 DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -38,21 +38,8 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def docker_client() -> Iterator[Any]:
-    import docker
-
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
 def stand_in_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
-    context = tmp_path_factory.mktemp("dfp-image")
-    (context / "Dockerfile").write_text(DOCKERFILE)
-    shutil.copy("/bin/busybox", context / "busybox")
-    docker_client.images.build(path=str(context), tag=IMAGE, rm=True)
-    return IMAGE
+    return build_busybox_image(docker_client, IMAGE, DOCKERFILE)
 
 
 @pytest.fixture
@@ -63,12 +50,6 @@ def container_name(docker_client: Any) -> Iterator[str]:
     yield name
     with contextlib.suppress(docker.errors.NotFound):
         docker_client.containers.get(name).remove(force=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def proxy_settings(tmp_path: Path, name: str, image: str) -> Settings:

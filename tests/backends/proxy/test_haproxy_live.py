@@ -7,7 +7,6 @@ every change and keeps every status it saw; a single failed request fails the te
 from __future__ import annotations
 
 import http.client
-import socket
 import subprocess
 import sys
 import threading
@@ -25,15 +24,10 @@ from flowgate.backends.proxy.haproxy import HAProxyProxy, stop_haproxy
 from flowgate.config.settings import load_settings
 from flowgate.errors import ReleaseFailed
 from flowgate.models import Color, Instance
+from flowgate.testing.network import free_port
 
 pytestmark = pytest.mark.haproxy
 SERVICE = "shop-app"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Backend:
@@ -280,6 +274,7 @@ from flowgate.backends.base import Route
 from flowgate.backends.proxy.haproxy import HAProxyProxy
 from flowgate.config.settings import load_settings
 from flowgate.models import Color, Instance
+from flowgate.testing.network import free_port
 flags = {{"proxy_port": {port}, "preview_port": {preview}}}
 s = load_settings(Path({str(tmp_path)!r}), flags=flags, env={{}},
                   extra_keys=HAProxyProxy.config_keys)

@@ -7,7 +7,6 @@ server can be installed on the build machines).
 from __future__ import annotations
 
 import dataclasses
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ConfigError, ConflictError
 from flowgate.models import Color, Instance, TargetState
 from flowgate.testing.consul_server import ConsulTestServer, consul_test_server
+from flowgate.testing.network import free_port
 
 SERVICE = "books-app"
 
@@ -42,13 +42,6 @@ def registry(server: ConsulTestServer, tmp_path: Path) -> ConsulRegistry:
 def raw(server: ConsulTestServer) -> Any:
     host, port = server.address.split(":")
     return consul.Consul(host=host, port=int(port))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_state_version_is_the_modify_index(registry: ConsulRegistry, raw: Any) -> None:

@@ -7,7 +7,6 @@ scratch, built here (no registry is reachable from the build machines).
 
 from __future__ import annotations
 
-import shutil
 import socket
 import time
 import urllib.request
@@ -28,6 +27,7 @@ from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ReleaseFailed
 from flowgate.models import Color, Instance
 from flowgate.plugins import BackendCatalog
+from flowgate.testing.images import build_busybox_image
 
 IMAGE = "flowgate-test-runtime:1"
 IMAGES_DIR = Path(__file__).parent / "images"
@@ -37,22 +37,10 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
-    import docker
-
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="session")
 def test_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Build the busybox service image once per session (layers are cached by the engine)."""
-    context = tmp_path_factory.mktemp("image")
-    shutil.copy(IMAGES_DIR / "busybox" / "Dockerfile", context / "Dockerfile")
-    shutil.copy("/bin/busybox", context / "busybox")
-    docker_client.images.build(path=str(context), tag=IMAGE, rm=True)
-    return IMAGE
+    dockerfile = (IMAGES_DIR / "busybox" / "Dockerfile").read_text()
+    return build_busybox_image(docker_client, IMAGE, dockerfile)
 
 
 @pytest.fixture
