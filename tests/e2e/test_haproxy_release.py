@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import secrets
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from flowgate.backends.proxy import haproxy_control as control
 from flowgate.backends.proxy.haproxy import stop_haproxy
 from flowgate.backends.proxy.haproxy_config import backend_name
 from flowgate.cli.app import main
+from flowgate.testing.network import free_port
 from flowgate.testing.traffic import TrafficRecorder, version_and_color
 
 pytestmark = [pytest.mark.docker, pytest.mark.haproxy]
@@ -35,12 +35,6 @@ UP = 2  # HAProxy's operational state of a server that passes its health check
 # maintenance, forced and inherited drain. 0x04 only records `disabled` in the config file
 # (flowgate's free slots); a slot enabled at run time keeps it and serves.
 OUT_OF_ROTATION = 0x01 | 0x02 | 0x08 | 0x10 | 0x20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Project:
