@@ -4,6 +4,7 @@ One HAProxy per project serves every target of the project (routes.json keeps th
 A color switch or a scale change that fits the backend's server slots goes through the
 Runtime API (new servers checked UP before the old ones leave), so no reload and no lost
 request; anything structural is validated with `haproxy -c`, then reloaded and confirmed.
+HAProxy runs as a local process, or as a container when `proxy_docker_host` is set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
@@ -33,10 +35,18 @@ from flowgate.backends.proxy.haproxy_config import (
     plan_slots,
     render,
 )
-from flowgate.backends.proxy.haproxy_control import HAProxyFiles, stop_haproxy
+from flowgate.backends.proxy.haproxy_container import (
+    DEFAULT_IMAGE,
+    HAProxyContainer,
+    stop_haproxy,
+)
+from flowgate.backends.proxy.haproxy_control import HAProxyFiles
 from flowgate.config.keys import Key, parse_int, parse_str
 from flowgate.errors import ConfigError, FlowgateError, ReleaseFailed
 from flowgate.models import Instance
+
+if TYPE_CHECKING:
+    from flowgate.config.settings import Settings
 
 __all__ = ["HAProxyProxy", "stop_haproxy"]
 
@@ -53,14 +63,22 @@ class HAProxyProxy(Proxy):
     config_keys = (
         Key("proxy_bind", parse_str, "127.0.0.1", None, "address HAProxy's listeners bind"),
         Key("haproxy_slots", _parse_slots, 4, None, "initial server slots per backend"),
+        Key("haproxy_image", parse_str, DEFAULT_IMAGE, None, "image run on proxy_docker_host"),
     )
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.container = HAProxyContainer.from_settings(settings, self.files)
 
     @property
     def files(self) -> HAProxyFiles:
         return HAProxyFiles.for_project(self.settings.project_dir)
 
     def check(self) -> None:
-        control.haproxy_binary()
+        if self.container:
+            self.container.check()
+        else:
+            control.haproxy_binary()
         self._options()
 
     # -- applying -----------------------------------------------------------------------
@@ -88,7 +106,7 @@ class HAProxyProxy(Proxy):
                 preview_plan.final,
             )
             after = {**services, service: entry}
-            running = control.master_pid(self.files) is not None
+            running = self._running()
             structural = (
                 not running
                 or before is None
@@ -108,7 +126,7 @@ class HAProxyProxy(Proxy):
             if service not in services:
                 return
             after = {name: e for name, e in services.items() if name != service}
-            running = control.master_pid(self.files) is not None
+            running = self._running()
             self._apply_structural(render(after, options), running)
             self._save(after)
 
@@ -122,6 +140,8 @@ class HAProxyProxy(Proxy):
         try:
             if running:
                 control.reload(self.files)
+            elif self.container:
+                self.container.start()
             else:
                 control.start(self.files)
         except FlowgateError:
@@ -181,7 +201,7 @@ class HAProxyProxy(Proxy):
     def wait_drained(self, service: str, instances: list[Instance], timeout: float) -> None:
         """Wait until no server holding these addresses has a connection and no old
         worker (from a reload) is still finishing requests."""
-        if control.master_pid(self.files) is None:
+        if not self._running():
             return
         addresses = {normalize_address(i.address) for i in instances if i.address}
         backends = {backend_name(service, "live"), backend_name(service, "preview")}
@@ -245,6 +265,11 @@ class HAProxyProxy(Proxy):
             admin_socket=str(self.files.admin_socket),
         )
 
+    def _running(self) -> bool:
+        if self.container:
+            return self.container.running()
+        return control.master_pid(self.files) is not None
+
     def _config_agrees(self, services: Mapping[str, ServiceEntry], opts: RenderOptions) -> bool:
         config = self.files.config
         return config.is_file() and config.read_text() == render(services, opts)
@@ -254,7 +279,10 @@ class HAProxyProxy(Proxy):
         candidate.write_text(text)
         if validate:
             try:
-                control.validate_config(candidate)
+                if self.container:
+                    self.container.validate(candidate)
+                else:
+                    control.validate_config(candidate)
             except FlowgateError:
                 candidate.unlink(missing_ok=True)
                 raise
