@@ -1,0 +1,253 @@
+"""HAProxy run as a container on `proxy_docker_host`: the same routing, switches and reloads.
+
+Nothing can be pulled here, so the image is built from this machine's own haproxy binary
+and libraries (flowgate.testing.haproxy_image). Tiny HTTP backends on loopback answer with
+their name; a recording client counts every request through the container's listener.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flowgate.backends.base import Route
+from flowgate.backends.proxy import haproxy_container
+from flowgate.backends.proxy import haproxy_control as control
+from flowgate.backends.proxy.haproxy import HAProxyProxy, stop_haproxy
+from flowgate.backends.proxy.haproxy_container import LABEL_STATE_DIR
+from flowgate.config.settings import load_settings
+from flowgate.errors import ReleaseFailed
+from flowgate.models import Color, Instance
+from flowgate.testing.haproxy_image import build_haproxy_image
+from flowgate.testing.network import free_port
+from flowgate.testing.traffic import TrafficRecorder
+
+pytestmark = [pytest.mark.docker, pytest.mark.haproxy]
+IMAGE = "flowgate-test-haproxy:2.6"
+DOCKER_HOST = "unix:///var/run/docker.sock"
+SERVICE = "shop-app"
+
+
+class NamedBackend:
+    """An HTTP/1.1 keep-alive server on loopback that answers with its own name."""
+
+    def __init__(self, name: str) -> None:
+        body = name.encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # HAProxy's TCP health checks connect and reset; that is no error
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        address = f"127.0.0.1:{self.server.server_address[1]}"
+        self.instance = Instance(name, address, "running", True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def docker_client() -> Iterator[Any]:
+    import docker
+
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def image(docker_client: Any) -> str:
+    return build_haproxy_image(docker_client, IMAGE)
+
+
+@pytest.fixture
+def backends() -> Iterator[dict[str, NamedBackend]]:
+    made = {name: NamedBackend(name) for name in ("blue1", "green1", "green2")}
+    yield made
+    for backend in made.values():
+        backend.close()
+
+
+def ours(docker_client: Any, project_dir: Path) -> list[Any]:
+    root = control.HAProxyFiles.for_project(project_dir).root
+    found = docker_client.containers.list(all=True, filters={"label": f"{LABEL_STATE_DIR}={root}"})
+    return list(found)
+
+
+@pytest.fixture
+def project(tmp_path: Path, docker_client: Any) -> Iterator[Path]:
+    yield tmp_path
+    stop_haproxy(tmp_path)
+    for container in ours(docker_client, tmp_path):  # even when stop_haproxy failed
+        container.remove(force=True)
+
+
+def make_proxy(project_dir: Path, image: str, **flags: object) -> HAProxyProxy:
+    flags = {
+        "proxy_docker_host": DOCKER_HOST,
+        "haproxy_image": image,
+        "proxy_port": free_port(),
+        "preview_port": free_port(),
+        "health_timeout": 20,
+        **flags,
+    }
+    settings = load_settings(project_dir, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
+    return HAProxyProxy(settings)
+
+
+def route(live: list[NamedBackend], preview: list[NamedBackend], **kw: Any) -> Route:
+    return Route(
+        service=kw.get("service", SERVICE),
+        paths=kw.get("paths", ("/",)),
+        live_color=Color.BLUE if live[0].instance.name.startswith("blue") else Color.GREEN,
+        live=tuple(b.instance for b in live),
+        preview_color=Color.GREEN if preview else None,
+        preview=tuple(b.instance for b in preview),
+    )
+
+
+def get(port: int, path: str = "/", headers: dict[str, str] | None = None) -> tuple[int, str]:
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_container_routes_switches_and_reloads_without_losing_a_request(
+    project: Path, image: str, docker_client: Any, backends: dict[str, NamedBackend]
+) -> None:
+    """The master runs as PID 1 of a host-network container (no local HAProxy process),
+    serves public and preview routes, takes a Runtime API switch without a reload and a
+    structural change with a confirmed reload, losing no request; a later flowgate command
+    finds the same container; stop_haproxy removes it."""
+    blue, green1, green2 = backends["blue1"], backends["green1"], backends["green2"]
+    proxy = make_proxy(project, image)
+    public, preview = int(proxy.settings.proxy_port), int(proxy.settings.preview_port)
+    proxy.apply(route([blue], [green1]))
+
+    [container] = ours(docker_client, project)
+    assert container.status == "running"
+    assert container.attrs["HostConfig"]["NetworkMode"] == "host"
+    assert container.labels["io.flowgate.project"] == project.name.lower()
+    assert control.master_pid(proxy.files) is None  # no local master: it is the container's
+    started = control.show_proc(proxy.files)
+    assert get(public) == (200, "blue1")
+    assert get(preview) == (200, "green1")
+    assert get(public, headers={"X-Flowgate-Preview": SERVICE}) == (200, "green1")
+
+    with TrafficRecorder(f"http://127.0.0.1:{public}/") as recorder:
+        recorder.wait_for("blue1")
+        later = make_proxy(project, image, proxy_port=public, preview_port=preview)
+        later.apply(route([green1], []))  # promote: a Runtime API switch
+        switched = recorder.wait_for("green1")
+        assert control.show_proc(proxy.files) == started  # no reload, same worker
+        later.apply(route([green1, green2], [], service="shop-api", paths=("/api",)))  # reload
+        reloaded = time.monotonic()
+        later.apply(route([green1, green2, blue], []))  # scale out into free slots: runtime
+        assert {get(public)[1] for _ in range(9)} == {"green1", "green2", "blue1"}
+        time.sleep(0.3)
+    after = control.show_proc(proxy.files)
+
+    assert recorder.failures == [], recorder.summary()
+    assert recorder.answers(switched)["green1"] > 0
+    assert set(recorder.answers(reloaded)) == {"green1", "green2", "blue1"}
+    assert (after.reloads, after.failed) == (started.reloads + 1, 0)
+    assert set(after.workers).isdisjoint(started.workers)
+    assert get(public, "/api/items")[1] in {"green1", "green2"}
+    assert [c.id for c in ours(docker_client, project)] == [container.id]
+
+    assert stop_haproxy(project)
+    assert ours(docker_client, project) == []
+    assert not proxy.files.master_socket.exists()
+    with pytest.raises(OSError):
+        get(public)
+    assert not stop_haproxy(project)  # nothing left to stop
+
+
+def test_project_path_with_spaces_colon_and_long_name_mounts_its_socket_dir(
+    tmp_path: Path, image: str, docker_client: Any, backends: dict[str, NamedBackend]
+) -> None:
+    """A path too long for a unix socket keeps its sockets in a private dir under the temp
+    dir: the container gets that dir mounted too, at the same path."""
+    project = tmp_path / "my: project" / ("x" * 80)
+    project.mkdir(parents=True)
+    try:
+        proxy = make_proxy(project, image)
+        assert proxy.files.socket_dir != proxy.files.root
+        proxy.apply(route([backends["blue1"]], []))
+        proxy.apply(route([backends["green1"]], []))
+        assert get(int(proxy.settings.proxy_port)) == (200, "green1")
+        [container] = ours(docker_client, project)
+        mounted = {m["Source"]: m["Destination"] for m in container.attrs["Mounts"]}
+        for folder in (proxy.files.root, proxy.files.socket_dir):
+            assert mounted[str(folder)] == str(folder)
+        assert stop_haproxy(project)
+        assert ours(docker_client, project) == []
+    finally:
+        stop_haproxy(project)
+        for container in ours(docker_client, project):
+            container.remove(force=True)
+
+
+def test_config_is_checked_in_a_one_off_container_without_local_haproxy(
+    project: Path, image: str, docker_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a local binary, `haproxy -c` runs in the image; its ALERT is the message
+    and the one-off container is gone afterwards."""
+    monkeypatch.setattr(haproxy_container.shutil, "which", lambda name: None)
+    proxy = make_proxy(project, image)
+    assert proxy.container is not None
+    proxy.files.ensure()
+    good = proxy.files.root / "good.cfg"
+    good.write_text("frontend web\n    mode http\n    bind 127.0.0.1:1\n")
+    proxy.container.validate(good)
+    bad = proxy.files.root / "bad.cfg"
+    bad.write_text(good.read_text() + "bogus-keyword x\n")
+    with pytest.raises(ReleaseFailed, match=r"invalid, nothing applied: \[ALERT\].*bogus-keyword"):
+        proxy.container.validate(bad)
+    leftovers = docker_client.containers.list(all=True, filters={"ancestor": image})
+    assert [c for c in leftovers if "-c" in c.attrs["Args"]] == []
+
+
+def test_container_that_cannot_bind_its_port_fails_with_haproxy_alert(
+    project: Path, image: str, docker_client: Any, backends: dict[str, NamedBackend]
+) -> None:
+    """A taken public port: the container exits, the error quotes HAProxy's ALERT, and
+    neither the container nor a config that never served is left behind."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        proxy = make_proxy(project, image, proxy_port=taken.getsockname()[1])
+        with pytest.raises(ReleaseFailed, match=r"container could not start: \[ALERT\].*bind"):
+            proxy.apply(route([backends["blue1"]], []))
+    assert ours(docker_client, project) == []
+    assert not proxy.files.config.exists()
+    assert not (proxy.files.root / "container.json").exists()
