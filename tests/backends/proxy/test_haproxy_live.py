@@ -218,7 +218,7 @@ def test_broken_config_is_refused_and_old_routing_keeps_serving(
     routes = proxy.files.routes.read_bytes()
     broken = haproxy_module.render
     monkeypatch.setattr(haproxy_module, "render", lambda *a: broken(*a) + "\nbogus-keyword x\n")
-    with pytest.raises(ReleaseFailed, match="invalid"):
+    with pytest.raises(ReleaseFailed, match=r"invalid, nothing applied: \[ALERT\].*bogus-keyword"):
         proxy.apply(route(backends, ["green1"], [], service="shop-api", paths=("/api",)))
     assert proxy.files.config.read_bytes() == config
     assert proxy.files.routes.read_bytes() == routes

@@ -112,7 +112,7 @@ def runtime(files: HAProxyFiles, command: str) -> str:
 def validate_config(path: Path) -> None:
     """`haproxy -c`; the first error line goes into the one-line message."""
     result = subprocess.run(
-        [haproxy_binary(), "-c", "-q", "-f", str(path)],
+        [haproxy_binary(), "-c", "-f", str(path)],
         capture_output=True,
         text=True,
         timeout=30,
