@@ -260,6 +260,10 @@ class Engine:
             scale=len(running(self.ctx, old)) if old else None,
         )
         if not keep_failed:
+            # Requests the new color took while live must finish before it is removed.
+            self.ctx.proxy.wait_drained(
+                self.ctx.service_name, list(running(self.ctx, new)), self.ctx.settings.drain_timeout
+            )
             self.ctx.registry.deregister_instances(self.ctx.service_name, new)
             self.ctx.runtime.remove(self.ctx.project, self.ctx.target, new)
         if self.ctx.release is not None:
