@@ -234,6 +234,10 @@ def test_failing_post_tests_switch_back(engine: Make, fakes: Fakes) -> None:
     with pytest.raises(ReleaseFailed, match=r"post-promotion tests failed.*switched back to blue"):
         with_gate(engine(), post).release([], ["tests/post"])
     assert post.calls == [(["tests/post"], "green", "post")]
+    # green took requests while live: it is drained before it is removed
+    green_live = fakes("proxy")["history"][-2]
+    assert green_live["live_color"] == "green"
+    assert ["books-app", sorted(green_live["live"])] in fakes("proxy")["drained"]
     assert engine().ctx.state.live_color is Color.BLUE
     assert route(fakes)["live_color"] == "blue"
     assert states(fakes) == {"blue": ["running"]}

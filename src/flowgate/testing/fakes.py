@@ -171,6 +171,12 @@ class FakeProxy(Proxy):
     def preview_url(self, route: Route) -> str | None:
         return f"http://{route.preview[0].address}" if route.preview else None
 
+    def wait_drained(self, service: str, instances: list[Instance], timeout: float) -> None:
+        """Records which instances were drained, so tests can tell a color was let finish."""
+        data = self.store.load()
+        data.setdefault("drained", []).append([service, sorted(i.address for i in instances)])
+        self.store.save(data)
+
 
 @hookimpl
 def flowgate_backends() -> list[type[FakeRuntime] | type[FakeProxy]]:
