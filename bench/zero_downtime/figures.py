@@ -222,6 +222,20 @@ def step_at(steps: Sequence[Step], moment: float) -> str:
     return "between steps"
 
 
+def latencies_by_step(
+    samples: Iterable[Sample], steps: Sequence[Step]
+) -> tuple[list[float], list[float]]:
+    """Good answers' latencies of requests sent while a step ran, and of the others: tells
+    a slowdown caused by the steps from one the machine had anyway."""
+    during: list[float] = []
+    between: list[float] = []
+    for s in samples:
+        if s.ok:
+            ran = any(step.called <= s.started <= step.returned for step in steps)
+            (during if ran else between).append(s.latency)
+    return during, between
+
+
 @dataclass(frozen=True)
 class Outage:
     """A compose recreate: how long the service gave no good answer around it."""

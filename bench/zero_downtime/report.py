@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
-from figures import Outage, Step, Switch, step_at, summarize
+from figures import Outage, Step, Switch, latencies_by_step, step_at, summarize
 from load import PhaseResult
 
 
@@ -25,6 +25,19 @@ def phase_line(phase: PhaseResult) -> str:
         f"recorder {len(phase.samples):5d} req, {len(phase.recorder_failures)} failed, "
         f"p50 {ms(rec.p50)} p99 {ms(rec.p99)} max {ms(rec.max)}"
     )
+
+
+def during_steps_line(phase: PhaseResult, steps: Sequence[Step]) -> str:
+    parts = []
+    for name, latencies in zip(
+        ("while a step ran", "between steps"), latencies_by_step(phase.samples, steps), strict=True
+    ):
+        if latencies:
+            rec = summarize(latencies)
+            parts.append(
+                f"{name}: {rec.count} req, p50 {ms(rec.p50)} p99 {ms(rec.p99)} max {ms(rec.max)}"
+            )
+    return "  recorder " + "; ".join(parts)
 
 
 def switch_lines(switches: Sequence[Switch]) -> list[str]:

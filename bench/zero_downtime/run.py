@@ -39,7 +39,14 @@ from figures import Outage, Step, Switch, attach_switch, measure_outage, measure
 from load import Load, LoadShape, PhaseResult
 from plot import plot
 from projects import ROOT, ComposeProject, FlowgateProject, cleaning_up, wait_answering
-from report import loss_lines, outage_lines, phase_line, step_lines, switch_lines
+from report import (
+    during_steps_line,
+    loss_lines,
+    outage_lines,
+    phase_line,
+    step_lines,
+    switch_lines,
+)
 
 COMPOSE_COLOR = "unknown"  # books-ms's color when no FLOWGATE_COLOR is set
 
@@ -216,6 +223,7 @@ def main() -> int:
         phases.append((composed[0], composed[1]))
     print("\nflowgate steps under load:")
     print("\n".join(step_lines(steps)))
+    print(during_steps_line(measured, steps))
     print("\nswitches (release = promote inside `flowgate release`; rollback):")
     print("\n".join(switch_lines(switches)))
     lost = loss_lines(measured, steps)

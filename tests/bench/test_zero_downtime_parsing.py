@@ -189,6 +189,17 @@ def test_compose_outage_from_the_call_to_the_new_version() -> None:
     assert outage.new_answer == pytest.approx(4.2)
 
 
+def test_latencies_split_by_whether_a_step_was_running() -> None:
+    steps = [fig.Step("scale +2", called=10.0, returned=11.0)]
+    samples = [
+        Recorded(9.0, 0.005, "1.0 (blue)"),
+        Recorded(10.5, 0.2, "1.0 (blue)"),
+        Recorded(10.6, 3.0, "", ok=False),  # a failure has no latency worth ranking
+        Recorded(12.0, 0.004, "1.0 (blue)"),
+    ]
+    assert fig.latencies_by_step(samples, steps) == ([0.2], [0.005, 0.004])
+
+
 @pytest.fixture
 def flaky_server() -> Iterator[tuple[str, list[int]]]:
     """Answers 200, except every fifth request, which gets 503; `served` counts statuses."""
