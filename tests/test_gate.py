@@ -148,6 +148,17 @@ def test_output_streams_to_stderr_not_stdout(
     assert out == ""
 
 
+def test_quiet_keeps_pytest_output_off_the_terminal_but_counts_and_reports(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    context = context_of(project)
+    context.echo_test_output = False  # what -q sets
+    result = run_gate(context, [suite(project, "ok", PASSING)], Color.BLUE, "gate")
+    assert capfd.readouterr() == ("", "")
+    assert (result.passed, result.skipped, result.exit_code) == (2, 1, 0)
+    assert result.report is not None and Path(result.report).is_file()
+
+
 def test_a_gate_past_the_release_deadline_is_killed(project: Path) -> None:
     pid_file = project / "pid"
     body = (

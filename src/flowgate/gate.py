@@ -110,20 +110,24 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             continue
 
 
-def run_pytest(argv: list[str], cwd: Path, env: dict[str, str], timeout: float | None) -> int:
-    """Run pytest, streaming its output; returns its exit code, TIMED_OUT when killed."""
+def run_pytest(
+    argv: list[str], cwd: Path, env: dict[str, str], timeout: float | None, echo: bool = True
+) -> int:
+    """Run pytest, streaming its output unless `echo` is off (its JUnit report is kept
+    either way); returns its exit code, TIMED_OUT when killed."""
     process = subprocess.Popen(
         argv,
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.PIPE if echo else subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # so a timeout can stop pytest's own children too
     )
-    assert process.stdout is not None
-    reader = threading.Thread(target=_stream, args=(process.stdout,), daemon=True)
-    reader.start()
+    reader = None
+    if process.stdout is not None:
+        reader = threading.Thread(target=_stream, args=(process.stdout,), daemon=True)
+        reader.start()
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -133,8 +137,9 @@ def run_pytest(argv: list[str], cwd: Path, env: dict[str, str], timeout: float |
         _stop(process)
         raise
     finally:
-        reader.join(timeout=5)
-        process.stdout.close()
+        if reader is not None and process.stdout is not None:
+            reader.join(timeout=5)
+            process.stdout.close()
     return code
 
 
@@ -150,6 +155,7 @@ def run_gate(context: ReleaseContext, suites: list[str], color: Color, kind: str
         context.project_dir.resolve(),
         gate_env(context, result_file),
         context.remaining(),
+        echo=context.echo_test_output,
     )
     failed_ids = read_failed_ids(result_file)
     counts = read_junit(report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
@@ -29,7 +30,9 @@ def replay(reporter: ProgressReporter) -> None:
         ("step-finished", {"step": "deploy", "duration": 1.234}),
         ("step-started", {"step": "test"}),
         ("tests-finished", GATE_RESULT),
-        ("step-failed", {"step": "test", "duration": 2.0, "error": "test gate failed [1]"}),
+        ("step-finished", {"step": "test", "duration": 2.0}),
+        ("step-started", {"step": "remove"}),
+        ("step-failed", {"step": "remove", "duration": 0.5, "error": "engine gone [1]"}),
         ("release-finished", {"release": "r1", "outcome": "gate-failed"}),
     ]
     for event, data in events:
@@ -44,7 +47,8 @@ def test_piped_output_is_plain_lines(capsys: pytest.CaptureFixture[str]) -> None
         "  ✓ deploy               1.23s",
         "  tests: 3 passed, 1 failed, 0 errors, 0 skipped",
         "    ✗ tests/smoke/test_books.py::test_lists_books",
-        "  ✗ test                 2.00s  test gate failed [1]",  # brackets are not markup
+        "  ✗ test                 2.00s",  # the suite ran, but the gate closed
+        "  ✗ remove               0.50s  engine gone [1]",  # brackets are not markup
         "release r1: gate-failed",
     ]
 
@@ -57,6 +61,18 @@ def test_quiet_prints_nothing_and_verbose_adds_step_starts(
     replay(ProgressReporter(Output(verbosity=1, color=False)))
     err = capsys.readouterr().err.splitlines()
     assert err[:2] == ["  … deploy", "  ✓ deploy               1.23s"]
+
+
+def test_no_color_means_no_color_codes_even_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich then treats the captured stderr as a terminal
+    reporter = ProgressReporter(Output(color=False))  # what NO_COLOR / --no-color give
+    replay(reporter)
+    assert reporter.console.is_terminal
+    err = capsys.readouterr().err
+    assert "✓ deploy" in err
+    assert not re.search(r"\x1b\[[0-9;]*m", err)  # no color, bold or dim (SGR) codes
 
 
 def test_terminal_gets_colors_and_a_spinner_but_not_over_pytest_output() -> None:

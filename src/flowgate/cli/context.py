@@ -15,6 +15,7 @@ def open_project(target: str | None = None, check: bool = True, **flags: Any) ->
     """Load settings and backends; with `check`, make sure every backend answers first,
     so an unreachable one fails with exit 5 before anything changes."""
     context = open_context(project_dir(), config_flags(target=target, **flags))
+    context.echo_test_output = output().verbosity >= 0
     context.pm.register(ProgressReporter(output()), name="flowgate.cli.progress")
     if check:
         for backend in (context.registry, context.runtime, context.proxy):

@@ -28,13 +28,16 @@ class ProgressReporter:
         self.out = out
         self._console: Console | None = None
         self._spinner: Status | None = None
+        self._tests_failed = False  # the last suite's verdict, for its step's mark
 
     @property
     def console(self) -> Console:
         if self._console is None:  # rich is imported only once a step runs
             from rich.console import Console
 
-            self._console = Console(stderr=True, highlight=False, no_color=not self.out.color)
+            # color_system=None drops every style (dim and bold too), as NO_COLOR asks.
+            color = "auto" if self.out.color else None
+            self._console = Console(stderr=True, highlight=False, color_system=color)
         return self._console
 
     @hookimpl
@@ -54,7 +57,11 @@ class ProgressReporter:
             self._spinner.start()
 
     def _on_step_finished(self, data: dict[str, Any]) -> None:
-        self._step_line("✓", "green", data)
+        # A suite that ran to the end but failed is a closed gate, not a passed step.
+        if data.get("step") in _STREAMING_STEPS and self._tests_failed:
+            self._step_line("✗", "red", data)
+        else:
+            self._step_line("✓", "green", data)
 
     def _on_step_failed(self, data: dict[str, Any]) -> None:
         self._step_line("✗", "red", data, data.get("error", ""))
@@ -62,6 +69,7 @@ class ProgressReporter:
     def _on_tests_finished(self, data: dict[str, Any]) -> None:
         from rich.text import Text
 
+        self._tests_failed = data.get("exit_code") != 0
         what = "post-tests" if data.get("kind") == "post" else "tests"
         line = Text(f"  {what}: ")
         counts = [("passed", "green"), ("failed", "red"), ("errors", "red"), ("skipped", "yellow")]

@@ -46,6 +46,7 @@ class ReleaseContext:
     state: TargetState
     release: Release | None = None
     deadline: float | None = None  # time.monotonic() by which the release must end
+    echo_test_output: bool = True  # stream the suites' pytest output to stderr (off with -q)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def remaining(self) -> float | None:
