@@ -36,8 +36,9 @@ class ProgressReporter:
             from rich.console import Console
 
             # color_system=None drops every style (dim and bold too), as NO_COLOR asks.
-            color = "auto" if self.out.color else None
-            self._console = Console(stderr=True, highlight=False, color_system=color)
+            self._console = Console(
+                stderr=True, highlight=False, color_system="auto" if self.out.color else None
+            )
         return self._console
 
     @hookimpl
