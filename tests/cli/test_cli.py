@@ -263,3 +263,15 @@ def test_help_lists_every_verb_without_importing_them() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "stop-old  Stop the color that is not live." in result.stdout
+
+
+def test_compose_keys_flowgate_does_not_use_are_reported_once(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "docker-compose.yml").write_text(COMPOSE + "    restart: always\n")
+    code, out, err = run(capsys, "status", "-o", "json")
+    assert code == 0
+    assert json.loads(out)["target"] == "app"
+    assert err == (
+        "flowgate: warning: docker-compose.yml: not used by flowgate: services.app.restart\n"
+    )

@@ -107,6 +107,7 @@ def _debug(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and turn every outcome into one of the public exit codes."""
     argv = sys.argv[1:] if argv is None else argv
+    out.route_warnings()
     code: Any
     try:
         code = cli.main(args=argv, prog_name="flowgate", standalone_mode=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -53,6 +54,22 @@ class Output:
     def _err(self, message: str) -> None:
         sys.stderr.write(message + "\n")
         sys.stderr.flush()
+
+
+class WarningHandler(logging.Handler):
+    """Library warnings (the `flowgate` logger) as `flowgate: warning: ...` lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(f"flowgate: warning: {record.getMessage()}\n")
+        sys.stderr.flush()
+
+
+def route_warnings() -> None:
+    """Send the `flowgate` logger's warnings to stderr, once per process."""
+    logger = logging.getLogger("flowgate")
+    if not any(isinstance(h, WarningHandler) for h in logger.handlers):
+        logger.addHandler(WarningHandler(logging.WARNING))
+        logger.propagate = False
 
 
 def error(message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,8 @@ from flowgate.config.settings import Settings, load_settings
 from flowgate.engine.context import ReleaseContext, project_name
 from flowgate.errors import ConfigError
 from flowgate.plugins import BackendCatalog, extra_config_keys, make_plugin_manager
+
+log = logging.getLogger("flowgate")
 
 
 def load_project_settings(
@@ -39,6 +42,10 @@ def open_context(
     env = os.environ if env is None else env
     pm, catalog, settings = load_project_settings(project_dir, flags, env, pm)
     compose = load_compose(project_dir / settings.compose_path, env)
+    if compose.ignored:
+        log.warning(
+            "%s: not used by flowgate: %s", settings.compose_path, ", ".join(compose.ignored)
+        )
     target = settings.target
     if not target:
         raise ConfigError(
