@@ -118,13 +118,24 @@ def test_history_lists_releases_newest_first(
         "RELEASE",
         "KIND",
         "COLOR",
-        "STATE",
         "OUTCOME",
         "DURATION",
         "TESTS",
         "STARTED",
     ]
-    assert len(table) == 3
+    assert [row.split()[3] for row in table[1:]] == ["deployed", "succeeded"]
+
+
+def test_history_reads_only_the_registry(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(capsys, "deploy", "-q")
+    (project / "flowgate.yml").write_text(CONFIG.replace("runtime: fake", "runtime: docker"))
+    monkeypatch.setenv("FLOW_HOST", "unix:///nonexistent/docker.sock")
+    assert run(capsys, "status")[0] == 5  # status asks the engine, which does not answer
+    code, out, _ = run(capsys, "history", "-o", "json")
+    assert code == 0
+    assert [r["color"] for r in json.loads(out)] == ["blue"]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from flowgate.engine.status import history as release_history
 @common_options
 def history(target: str | None, limit: int) -> None:
     """List past releases, newest first."""
-    context = open_project(target)
+    context = open_project(target, check=False)
+    context.registry.check()  # history only reads the registry: no engine or proxy needed
     releases = release_history(context)[:limit]
     rows = []
     for r in releases:
@@ -28,8 +29,9 @@ def history(target: str | None, limit: int) -> None:
                 r["id"],
                 r["kind"],
                 r["color"],
-                r["state"],
-                r["outcome"],
+                # A finished release's state stays what it reached ("live" long after it was
+                # replaced); its outcome is the news. Unfinished ones show where they stand.
+                r["outcome"] or r["state"],
                 duration,
                 counts,
                 r["started"],
@@ -37,7 +39,5 @@ def history(target: str | None, limit: int) -> None:
         )
     output().data(
         releases,
-        render_table(
-            ["release", "kind", "color", "state", "outcome", "duration", "tests", "started"], rows
-        ),
+        render_table(["release", "kind", "color", "outcome", "duration", "tests", "started"], rows),
     )
