@@ -152,11 +152,7 @@ class HAProxyProxy(Proxy):
             raise
 
     def _apply_runtime(self, service: str, plans: Mapping[str, SlotPlan], text: str) -> None:
-        # Not re-checked with `haproxy -c` (a process, or a container, per apply): `apply`
-        # only comes here when the serving file equals the previous rendering and the
-        # structure is unchanged, so the two differ only in server addresses, each already
-        # parsed as an IP and a port.
-        candidate = self._candidate(text, validate=False)
+        candidate = self._candidate(text)
         try:
             for role, plan in plans.items():
                 self._switch(backend_name(service, role), plan)
