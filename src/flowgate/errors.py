@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import IntEnum
 from typing import Any
 
@@ -64,10 +65,25 @@ class GateFailed(FlowgateError):
 class LockHeld(FlowgateError):
     exit_code = ExitCode.LOCKED
 
-    def __init__(self, service: str, holder: dict[str, Any]):
+    def __init__(
+        self,
+        service: str,
+        holder: dict[str, Any],
+        *,
+        expires_in: float | None = None,
+        ttl: float | None = None,
+    ):
         who = ", ".join(f"{key}={value}" for key, value in holder.items() if value is not None)
-        super().__init__(f"another release of {service} holds the lock ({who})")
+        if expires_in is not None:
+            # Rounded up: "expires in 0 s" would invite a retry that is still refused.
+            when = f"; it expires in {max(1, math.ceil(expires_in))} s unless renewed"
+        elif ttl is not None:
+            when = f"; it expires at most {2 * ttl:g} s after its holder stops renewing it"
+        else:
+            when = ""
+        super().__init__(f"another release of {service} holds the lock ({who}){when}")
         self.holder = holder
+        self.expires_in = expires_in
 
 
 class ConflictError(FlowgateError):

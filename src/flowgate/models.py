@@ -190,11 +190,27 @@ class TargetState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], version: int = 0) -> TargetState:
+        """Raises ValueError naming the key when a stored state is damaged."""
+        if not isinstance(data.get("service"), str):
+            raise ValueError("service: missing")
+        scale = data.get("scale")
+        if scale is not None and (not isinstance(scale, int) or isinstance(scale, bool)):
+            raise ValueError(f"scale: expected a number, got {scale!r}")
         return cls(
             service=data["service"],
-            live_color=Color(data["live_color"]) if data.get("live_color") else None,
-            deployed_color=Color(data["deployed_color"]) if data.get("deployed_color") else None,
-            scale=data.get("scale"),
+            live_color=_stored_color(data, "live_color"),
+            deployed_color=_stored_color(data, "deployed_color"),
+            scale=scale,
             release_id=data.get("release_id"),
             version=version,
         )
+
+
+def _stored_color(data: dict[str, Any], key: str) -> Color | None:
+    value = data.get(key)
+    if not value:
+        return None
+    try:
+        return Color(value)
+    except ValueError:
+        raise ValueError(f"{key}: expected blue or green, got {value!r}") from None

@@ -180,6 +180,12 @@ class Registry(Backend):
         """Who holds the lock now (None when free or expired)."""
         return None
 
+    def break_lock(self, service: str, holder: dict[str, Any]) -> bool:
+        """Free the lock if `holder` (known to be dead) still holds it, atomically with
+        that check; True when freed. A registry that cannot do so answers False, and the
+        lock then only frees when it expires."""
+        return False
+
     def register_instances(self, service: str, color: Color, instances: list[Instance]) -> None:
         """Announce a color's instances to service discovery (Consul's catalog)."""
 

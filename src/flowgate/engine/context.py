@@ -89,3 +89,22 @@ def holder_identity(release_id: str | None = None) -> dict[str, Any]:
     except (KeyError, OSError):
         user = str(os.getuid())
     return {"host": socket.gethostname(), "pid": os.getpid(), "user": user, "release": release_id}
+
+
+def abandoned(holder: dict[str, Any]) -> bool:
+    """True when the lock's holder ran on this host and its process is gone (`kill -9`,
+    a crash), so waiting for the lock to expire would only block everyone for nothing."""
+    import socket
+
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

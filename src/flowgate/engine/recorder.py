@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flowgate.backends.base import LockHandle
-from flowgate.engine.context import ReleaseContext
-from flowgate.errors import FlowgateError, ReleaseFailed
+from flowgate.engine.context import ReleaseContext, abandoned
+from flowgate.errors import FlowgateError, LockHeld, ReleaseFailed
 from flowgate.models import Release, Step, now_iso
 
 T = TypeVar("T")
@@ -76,11 +76,28 @@ def finish(
     emit(context, "release-finished", outcome=outcome, error=error, release=release.id)
 
 
+def acquire_lock(context: ReleaseContext, holder: dict[str, Any], ttl: float) -> LockHandle:
+    """Take the release lock; a lock whose holder died on this host is taken over at once
+    instead of blocking every verb until it expires."""
+    registry, service = context.registry, context.service_name
+    try:
+        return registry.acquire_lock(service, holder, ttl)
+    except LockHeld as held:
+        if not abandoned(held.holder) or not registry.break_lock(service, held.holder):
+            raise
+        log.warning(
+            "took over the release lock of %s: its holder (pid %s on this host) is gone",
+            service,
+            held.holder.get("pid"),
+        )
+    return registry.acquire_lock(service, holder, ttl)
+
+
 @contextmanager
 def held_lock(context: ReleaseContext, holder: dict[str, Any]) -> Iterator[LockHandle]:
     """Hold the target's release lock, renewing it in the background until done."""
     ttl = float(context.settings.lock_ttl)
-    lock = context.registry.acquire_lock(context.service_name, holder, ttl)
+    lock = acquire_lock(context, holder, ttl)
     stop = threading.Event()
 
     def renew() -> None:

@@ -176,3 +176,13 @@ def test_token_and_tls_variables() -> None:
 def test_bad_address_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="consul_address"):
         ConsulEndpoint.resolve("ftp://c:1", {})
+
+
+def test_a_damaged_state_names_the_key(registry: ConsulRegistry, raw: Any) -> None:
+    raw.kv.put(f"flowgate/{SERVICE}/state", b'{"service": "books-app", "live_color": "purple"}')
+    with pytest.raises(ConfigError) as damaged:
+        registry.load_state(SERVICE)
+    assert str(damaged.value).startswith(
+        f"Consul key flowgate/{SERVICE}/state: live_color: expected blue or green, got 'purple'"
+    )
+    assert damaged.value.exit_code == 4

@@ -255,3 +255,37 @@ def test_second_instance_sees_same_state_and_history(store: Store) -> None:
 def test_check_passes_on_a_usable_registry(registry: Registry) -> None:
     registry.check()
     assert registry.load_state(SERVICE).version == 0
+
+
+def test_break_lock_frees_only_the_dead_holder_it_names(store: Store) -> None:
+    """A lock whose holder is known dead is freed at once (not after its TTL), but only if
+    that holder still has it: one taken meanwhile by someone else is never broken."""
+    dead, mine = store.registry(), store.registry()
+    stale = dead.acquire_lock(SERVICE, holder("dead"), ttl=30)
+    assert mine.break_lock(SERVICE, holder("someone else")) is False
+    assert mine.lock_holder(SERVICE) == holder("dead")
+    assert mine.break_lock(SERVICE, holder("dead")) is True
+    assert mine.lock_holder(SERVICE) is None
+    fresh = mine.acquire_lock(SERVICE, holder("me"), ttl=30)
+    assert dead.break_lock(SERVICE, holder("dead")) is False  # already gone: a no-op
+    stale.release()  # the dead holder's handle frees nothing
+    assert mine.lock_holder(SERVICE) == holder("me")
+    fresh.release()
+    assert mine.break_lock(SERVICE, holder("me")) is False  # nothing to break
+
+
+def test_a_refused_lock_says_when_it_expires(store: Store) -> None:
+    lock = store.registry().acquire_lock(SERVICE, holder("me"), ttl=30)
+    try:
+        with pytest.raises(LockHeld) as refused:
+            store.registry().acquire_lock(SERVICE, holder("you"), ttl=30)
+    finally:
+        lock.release()
+    if store.kind == "file":  # the file knows the expiry; Consul only the session's TTL
+        assert str(refused.value).endswith(
+            ("expires in 30 s unless renewed", "in 29 s unless renewed")
+        )
+    else:
+        assert str(refused.value).endswith(
+            "; it expires at most 60 s after its holder stops renewing it"
+        )

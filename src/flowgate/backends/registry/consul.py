@@ -24,7 +24,7 @@ from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
 from flowgate.backends.registry.consul_client import ConsulEndpoint, consul_errors, env_from_os
 from flowgate.backends.registry.consul_lock import SessionLock
-from flowgate.errors import BackendUnreachable, ConflictError, FlowgateError
+from flowgate.errors import BackendUnreachable, ConfigError, ConflictError, FlowgateError
 from flowgate.models import Color, Instance, Release, TargetState
 
 if TYPE_CHECKING:
@@ -97,7 +97,14 @@ class ConsulRegistry(Registry):
         entry = self._get(key)
         if entry is None:
             return TargetState(service=service)
-        return TargetState.from_dict(self._json(entry, key), version=int(entry["ModifyIndex"]))
+        try:
+            return TargetState.from_dict(self._json(entry, key), version=int(entry["ModifyIndex"]))
+        except ValueError as err:
+            raise ConfigError(
+                f"{err}; the registry's state is damaged: restore it, or delete the key "
+                "(flowgate then forgets which color is live)",
+                source=f"Consul key {key}",
+            ) from None
 
     def save_state(self, state: TargetState) -> TargetState:
         key = f"flowgate/{state.service}/state"
@@ -150,6 +157,9 @@ class ConsulRegistry(Registry):
 
     def lock_holder(self, service: str) -> dict[str, Any] | None:
         return self._lock().holder(service)
+
+    def break_lock(self, service: str, holder: dict[str, Any]) -> bool:
+        return self._lock().break_(service, holder)
 
     # -- service discovery ----------------------------------------------------------------
 

@@ -67,7 +67,7 @@ class SessionLock:
             acquired = self.registry._put(self.key(service), value, acquire=session_id)
             if not acquired:
                 other = self.holder(service) or {"holder": "unknown (lock just released)"}
-                raise LockHeld(service, other)
+                raise LockHeld(service, other, ttl=self._held_ttl(service))
         except BaseException:
             self._destroy(session_id)
             raise
@@ -92,13 +92,37 @@ class SessionLock:
             )
         self._destroy(lock.token)
 
-    def holder(self, service: str) -> dict[str, Any] | None:
+    def _held_ttl(self, service: str) -> float | None:
+        """The TTL the holder's session was created with (Consul does not tell how much
+        of it is left: a session expires between one and two TTLs after its last renewal)."""
         entry = self.registry._get(self.key(service))
-        if entry is None or not entry.get("Session"):
-            return None
         try:
-            data = json.loads(entry.get("Value") or b"{}")
-        except ValueError:
-            return {"session": entry["Session"]}
-        holder = data.get("holder") if isinstance(data, dict) else None
-        return dict(holder) if isinstance(holder, dict) else {"session": entry["Session"]}
+            ttl = json.loads((entry or {}).get("Value") or b"{}").get("ttl")
+        except (ValueError, AttributeError):
+            return None
+        return float(ttl) if isinstance(ttl, int | float) else None
+
+    def break_(self, service: str, holder: dict[str, Any]) -> bool:
+        """Destroy the session of a dead holder; its key goes with it (`Behavior=delete`).
+        The session is the one read with that holder, so a lock taken meanwhile by
+        someone else (a new session) is never touched."""
+        entry = self.registry._get(self.key(service))
+        if entry is None or not entry.get("Session") or _holder_of(entry) != holder:
+            return False
+        self._destroy(entry["Session"])
+        return True
+
+    def holder(self, service: str) -> dict[str, Any] | None:
+        return _holder_of(self.registry._get(self.key(service)))
+
+
+def _holder_of(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The holder recorded on the lock key's entry; None when no session holds it."""
+    if entry is None or not entry.get("Session"):
+        return None
+    try:
+        data = json.loads(entry.get("Value") or b"{}")
+    except ValueError:
+        return {"session": entry["Session"]}
+    holder = data.get("holder") if isinstance(data, dict) else None
+    return dict(holder) if isinstance(holder, dict) else {"session": entry["Session"]}

@@ -26,7 +26,14 @@ from typing import Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
-from flowgate.errors import BackendUnreachable, ConflictError, FlowgateError, LockHeld, UsageError
+from flowgate.errors import (
+    BackendUnreachable,
+    ConfigError,
+    ConflictError,
+    FlowgateError,
+    LockHeld,
+    UsageError,
+)
 from flowgate.models import Release, TargetState
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -102,10 +109,22 @@ class FileRegistry(Registry):
     # -- state ----------------------------------------------------------------------------
 
     def load_state(self, service: str) -> TargetState:
-        data = read_json(self.root / _safe(service, "service") / "state.json")
+        path = self.root / _safe(service, "service") / "state.json"
+        data = read_json(path)
         if data is None:
             return TargetState(service=service)
-        return TargetState.from_dict(data["state"], version=int(data["version"]))
+        try:
+            if not isinstance(data.get("state"), dict):
+                raise ValueError('state: missing (expected {"version": N, "state": {...}})')
+            if not isinstance(data.get("version"), int):
+                raise ValueError(f"version: expected a number, got {data.get('version')!r}")
+            return TargetState.from_dict(data["state"], version=data["version"])
+        except ValueError as err:
+            raise ConfigError(
+                f"{err}; the registry's state is damaged: restore it, or remove the file "
+                "(flowgate then forgets which color is live)",
+                source=str(path),
+            ) from None
 
     def save_state(self, state: TargetState) -> TargetState:
         with self._guard(state.service) as folder:
@@ -159,7 +178,7 @@ class FileRegistry(Registry):
             if path.exists():
                 live = self._live_lock(folder)
                 if live is not None:
-                    raise LockHeld(service, live.get("holder") or {})
+                    raise _held(service, live)
                 write_atomic(path, record)  # the old holder expired: take over
             else:
                 # Create-exclusive with the full content: link fails if the file exists.
@@ -169,7 +188,7 @@ class FileRegistry(Registry):
                 try:
                     os.link(tmp, path)
                 except FileExistsError as err:
-                    raise LockHeld(service, (read_json(path) or {}).get("holder", {})) from err
+                    raise _held(service, read_json(path) or {}) from err
                 finally:
                     os.unlink(tmp)
         return LockHandle(service, holder, self, token=token, extra={"ttl": ttl})
@@ -196,6 +215,20 @@ class FileRegistry(Registry):
         folder = self.root / _safe(service, "service")
         live = self._live_lock(folder) if folder.is_dir() else None
         return dict(live.get("holder") or {}) if live else None
+
+    def break_lock(self, service: str, holder: dict[str, Any]) -> bool:
+        with self._guard(service) as folder:
+            data = read_json(folder / "lock.json")
+            if data is None or data.get("holder") != holder:
+                return False  # freed or taken by someone else meanwhile: leave it
+            (folder / "lock.json").unlink()
+            return True
+
+
+def _held(service: str, record: dict[str, Any]) -> LockHeld:
+    expires_at = record.get("expires_at")
+    expires_in = float(expires_at) - time.time() if expires_at is not None else None
+    return LockHeld(service, record.get("holder") or {}, expires_in=expires_in)
 
 
 @hookimpl
