@@ -88,9 +88,122 @@ def test_status_after_deploy_shows_the_new_color(
     data = json.loads(run(capsys, "-o", "json", "status")[1])
     assert data["colors"]["blue"]["state"] == "live"
     assert data["colors"]["green"]["state"] == "new"
-    run(capsys, "stop-old", "-q")
+    run(capsys, "promote", "-q")
     data = json.loads(run(capsys, "-o", "json", "status")[1])
-    assert data["colors"]["green"]["state"] == "stopped"
+    assert data["colors"]["blue"]["state"] == "stopped"
+
+
+def test_stop_old_and_rollback_refuse_an_unpromoted_color(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The trial's gate bypass: neither verb may stop or bring back a color that was
+    deployed but never promoted (exit 2, one line, nothing changed)."""
+    for verb in ("deploy", "promote", "deploy", "promote", "deploy"):
+        assert run(capsys, verb, "-q")[0] == 0
+    release_id = json.loads(run(capsys, "-o", "json", "status")[1])["release"]["id"]
+    code, out, err = run(capsys, "stop-old", "-q")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"flowgate: error: cannot stop the old color: blue holds an unpromoted deploy (release "
+        f"{release_id}), not a color that was live: `flowgate abort` removes it, "
+        "`flowgate promote` makes it live\n"
+    )
+    code, _, err = run(capsys, "rollback", "-q")
+    assert code == 2
+    assert err.startswith("flowgate: error: cannot roll back: blue holds an unpromoted deploy")
+    data = json.loads(run(capsys, "-o", "json", "status")[1])
+    assert (data["live_color"], data["colors"]["blue"]["state"]) == ("green", "new")
+    assert data["release"]["state"] == "deployed"
+
+
+def test_nothing_to_roll_back_is_always_a_usage_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "rollback", "-q")[:3:2] == (
+        2,
+        "flowgate: error: nothing to roll back: nothing is live yet\n",
+    )
+    run(capsys, "deploy", "-q")
+    run(capsys, "promote", "-q")
+    assert run(capsys, "rollback", "-q")[:3:2] == (
+        2,
+        "flowgate: error: nothing to roll back: green never held a release\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "config", "env", "code", "message"),
+    [
+        (["release", "--tests", "tests/nonexistent"], "", {}, 2, "--tests: no such file"),
+        (["release"], "tests: [tests/typo]\n", {}, 4, "flowgate.yml: tests: no such file"),
+        (
+            ["release", "--post-tests", "tests/smoke", "--post-tests", "tests/nope.py::t"],
+            "",
+            {},
+            2,
+            "--post-tests: no such file or folder: tests/nope.py::t",
+        ),
+        (["release"], "", {"FLOWGATE_TESTS": "tests/x"}, 4, "FLOWGATE_TESTS: tests: no such"),
+        (["test", "--tests", "tests/nonexistent"], "", {}, 2, "--tests: no such file"),
+        (["promote", "--post-tests", "tests/nope"], "", {}, 2, "--post-tests: no such file"),
+    ],
+)
+def test_a_missing_suite_path_is_refused_before_anything_changes(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    config: str,
+    env: dict[str, str],
+    code: int,
+    message: str,
+) -> None:
+    (project / "tests" / "smoke").mkdir(parents=True)
+    (project / "flowgate.yml").write_text(CONFIG + config)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    got, out, err = run(capsys, *argv, "-q")
+    assert (got, out) == (code, "")
+    assert err.startswith(f"flowgate: error: {message}")
+    assert err.endswith(f"(relative to {project})\n")
+    assert not (project / ".flowgate" / "fakes" / "runtime.json").exists()
+
+
+def test_scaling_below_one_warns_and_keeps_one(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "deploy", "-q", "--scale", "2")
+    run(capsys, "promote", "-q")
+    for spec in ("0", "-10"):
+        code, out, err = run(capsys, "scale", "-q", "--", spec)
+        assert (code, out.splitlines()[0]) == (0, "app: blue scaled to 1")
+        assert err == (
+            f"flowgate: warning: scale {spec}: a live color keeps at least 1 instance; "
+            "scaled to 1\n"
+        )
+    code, _, err = run(capsys, "scale", "-q", "-1")
+    assert (code, err) == (
+        0,
+        "flowgate: warning: scale -1: a live color keeps at least 1 instance; scaled to 1\n",
+    )
+    assert run(capsys, "scale", "-q", "+1")[2] == ""
+
+
+def test_a_damaged_state_file_names_the_file_and_key(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = project / ".flowgate" / "registry" / "cli-app" / "state.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"live_color": "purple"}')
+    code, _, err = run(capsys, "status")
+    assert code == 4
+    assert err.startswith(f"flowgate: error: {state}: state: missing (expected {{")
+    state.write_text('{"version": 3, "state": {"service": "cli-app", "live_color": "purple"}}')
+    code, _, err = run(capsys, "status")
+    assert code == 4
+    assert err.startswith(
+        f"flowgate: error: {state}: live_color: expected blue or green, got 'purple'; "
+    )
 
 
 def test_scale_relative_and_negative(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

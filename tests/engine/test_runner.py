@@ -11,6 +11,7 @@ import pytest
 from flowgate import hookimpl
 from flowgate.config.scale import parse_scale
 from flowgate.engine.runner import Engine
+from flowgate.engine.status import target_status
 from flowgate.errors import GateFailed, LockHeld, ReleaseFailed, UsageError
 from flowgate.models import Color, ReleaseState, TestResult
 from flowgate.testing.fakes import fake_state
@@ -101,6 +102,11 @@ def test_failed_deploy_changes_nothing(engine: Make, fakes: Fakes, project: Path
     assert last.state is ReleaseState.FAILED
     assert last.outcome == "failed"
     assert [s.outcome for s in last.steps] == ["ok", "failed"]
+    # `status` shows the failed release, not the last one that succeeded
+    assert state.release_id == last.id
+    shown = target_status(engine().ctx)["release"]
+    assert (shown["id"], shown["state"], shown["step"]) == (last.id, "failed", "deploy")
+    assert "did not become healthy" in shown["error"]
 
 
 def test_failed_proxy_switch_keeps_the_live_color(engine: Make, project: Path) -> None:
@@ -127,13 +133,69 @@ def test_rollback_restarts_the_previous_color(engine: Make, fakes: Fakes) -> Non
     assert route(fakes)["live_color"] == "blue"
 
 
-def test_rollback_without_a_previous_color_is_refused(engine: Make) -> None:
-    with pytest.raises(UsageError, match="nothing is live"):
+def test_rollback_without_a_previous_color_is_refused(engine: Make, project: Path) -> None:
+    """Every "nothing to roll back" is the same usage error, whatever is missing."""
+    with pytest.raises(UsageError, match="nothing to roll back: nothing is live yet"):
         engine().rollback()
     engine().deploy()
     engine().promote()
-    with pytest.raises(ReleaseFailed, match="green has no instances"):
+    with pytest.raises(UsageError, match="nothing to roll back: green never held a release"):
         engine().rollback()
+    engine().deploy()
+    engine().promote()
+    store = fake_state(project, "runtime")
+    data = store.load()
+    data["containers"].pop("books_app-blue")  # removed by hand
+    store.save(data)
+    with pytest.raises(UsageError, match="cannot roll back: blue has no instances left"):
+        engine().rollback()
+
+
+def test_an_unpromoted_color_can_neither_be_stopped_as_old_nor_rolled_back_to(
+    engine: Make, fakes: Fakes
+) -> None:
+    """The trial's bypass: deploy (not promoted), stop-old, rollback put an untested color
+    on the public route. Both verbs refuse, and nothing changes."""
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    engine().promote()  # green live, blue stopped (a rollback target)
+    untested = engine().deploy()
+    assert untested.color is Color.BLUE
+    with pytest.raises(UsageError, match=r"cannot stop the old color: blue holds an unpromoted"):
+        engine().stop_old()
+    with pytest.raises(UsageError, match=r"cannot roll back: blue holds an unpromoted.*abort"):
+        engine().rollback()
+    assert states(fakes) == {"blue": ["running"], "green": ["running"]}
+    assert route(fakes)["live_color"] == "green"
+    assert engine().ctx.state.new_color is Color.BLUE
+    engine().abort()
+    with pytest.raises(UsageError, match=r"the last release on blue \(.*aborted\) was never live"):
+        engine().rollback()
+    assert route(fakes)["live_color"] == "green"
+
+
+def test_a_color_that_failed_its_gate_is_no_rollback_target(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    engine().promote()
+    with pytest.raises(GateFailed):
+        with_gate(engine(), Gate(1, ["t::x"])).release(["tests"], [])
+    with pytest.raises(UsageError, match=r"on blue \(.*, gate-failed\) was never live"):
+        engine().rollback()
+    assert route(fakes)["live_color"] == "green"
+
+
+def test_rollback_then_rollback_again_swaps_back(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    engine().promote()
+    engine().rollback()
+    assert engine().rollback().color is Color.GREEN
+    assert route(fakes)["live_color"] == "green"
+    assert states(fakes) == {"blue": ["exited"], "green": ["running"]}
 
 
 def test_abort_removes_only_the_new_color(engine: Make, fakes: Fakes) -> None:
@@ -151,9 +213,12 @@ def test_stop_old_keeps_the_containers(engine: Make, fakes: Fakes) -> None:
     engine().deploy()
     engine().promote()
     engine().deploy()
-    assert engine().stop_old() is Color.GREEN
-    assert states(fakes) == {"blue": ["running"], "green": ["exited"]}
+    engine().promote(stop_old=False)  # what `flow -F proxy` does
+    assert states(fakes) == {"blue": ["running"], "green": ["running"]}
+    assert engine().stop_old() is Color.BLUE
+    assert states(fakes) == {"blue": ["exited"], "green": ["running"]}
     assert engine().stop_old() is None
+    assert engine().rollback().color is Color.BLUE
 
 
 def test_scale_before_anything_is_live(engine: Make) -> None:
@@ -164,6 +229,8 @@ def test_scale_before_anything_is_live(engine: Make) -> None:
 def test_promote_with_nothing_deployed(engine: Make) -> None:
     with pytest.raises(UsageError, match="nothing to promote"):
         engine().promote()
+    with pytest.raises(UsageError, match="nothing to promote"):
+        engine(tests=["tests/smoke"]).promote()  # not "the gate has not passed"
 
 
 class Gate:

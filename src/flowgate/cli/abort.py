@@ -16,8 +16,10 @@ from flowgate.engine.status import release_view
 def abort(target: str | None) -> None:
     """Remove the unpromoted new color; the live color is untouched."""
     context = open_project(target)
-    new = context.state.new_color
+    before = context.state.new_color
     release = Engine(context).abort()
+    # The engine decides under the lock (after recovering a dead release): trust its answer.
+    new = None if release is None else (release.color or before)
     message = f"aborted: {new} removed" if new else "nothing to abort: no new color deployed"
     output().data(
         {"aborted": str(new) if new else None, "release": release_view(release, lock_held=False)},

@@ -7,6 +7,7 @@ import click
 from flowgate.cli.context import open_project
 from flowgate.cli.options import common_options, output, release_flags, target_argument
 from flowgate.cli.render import color_result
+from flowgate.cli.suites import check_suites
 from flowgate.config.scale import parse_scale
 from flowgate.engine.runner import Engine
 
@@ -43,6 +44,7 @@ def release(
         pytest_args=pytest_args,
     )
     settings = context.settings
+    check_suites(settings, "tests", "post_tests")
     spec = parse_scale(settings.scale) if settings.scale else None
     done = Engine(context).release(
         list(settings.tests),

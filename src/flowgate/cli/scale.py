@@ -25,8 +25,11 @@ def scale(args: tuple[str, ...]) -> None:
     except ValueError as err:
         raise UsageError(f"scale: {err}") from None
     context = open_project(target)
+    before = context.state.scale
     Engine(context).scale(spec)
     live = context.state.live_color
+    if spec.below_floor(before):
+        output().warning(f"scale {spec}: a live color keeps at least 1 instance; scaled to 1")
     color_result(
         output(), context, None, live, f"{context.target}: {live} scaled to {context.state.scale}"
     )

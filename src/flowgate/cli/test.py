@@ -6,6 +6,7 @@ import click
 
 from flowgate.cli.context import open_project
 from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.suites import check_suites
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import test_view
 from flowgate.errors import UsageError
@@ -22,6 +23,7 @@ def test(target: str | None, tests: tuple[str, ...], pytest_args: str | None) ->
     suites = list(context.settings.tests)
     if not suites:
         raise UsageError("no test suite: pass --tests PATH or set `tests:` in flowgate.yml")
+    check_suites(context.settings, "tests")
     result = Engine(context).test(suites)
     view = test_view(result) or {}
     output().data(view, f"test gate passed: {result.passed} passed")

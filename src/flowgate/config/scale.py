@@ -29,6 +29,12 @@ class ScaleSpec:
             return max(1, base - self.amount)
         return max(1, self.amount)
 
+    def below_floor(self, current: int | None) -> bool:
+        """Whether `apply` had to raise the result to the floor of 1."""
+        base = current if current is not None else 1
+        wanted = base - self.amount if self.sign == "-" else self.amount
+        return self.sign != "+" and wanted < 1
+
 
 def parse_scale(text: str | int) -> ScaleSpec:
     """Parse `N`, `+N` or `-N`; raises ValueError with the wording config errors use."""

@@ -7,6 +7,7 @@ Every public method takes the target's release lock first.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flowgate.config.scale import ScaleSpec, resolve_count
+from flowgate.engine.colors import last_release_of, previous_live_color
 from flowgate.engine.context import ReleaseContext, holder_identity
 from flowgate.engine.recorder import emit, finish, held_lock, run_step, save_release
 from flowgate.engine.steps import deploy_spec, running
@@ -29,6 +31,7 @@ from flowgate.errors import (
 from flowgate.models import Color, Instance, Release, ReleaseState, TestResult
 
 T = TypeVar("T")
+log = logging.getLogger("flowgate")
 
 
 def new_release_id() -> str:
@@ -38,6 +41,7 @@ def new_release_id() -> str:
 class Engine:
     def __init__(self, context: ReleaseContext) -> None:
         self.ctx = context
+        self._next_release_id: str | None = None
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -62,8 +66,11 @@ class Engine:
         return None
 
     def _start_release(self, kind: str = "release") -> Release:
+        """Record a new release and make it the state's current one before any step runs,
+        so `status` shows it (running, failed or interrupted) from its start."""
+        release_id, self._next_release_id = self._next_release_id or new_release_id(), None
         release = Release(
-            id=new_release_id(),
+            id=release_id,
             service=self.ctx.service_name,
             target=self.ctx.target,
             images=[self.ctx.service.image or self.ctx.service.name],
@@ -72,14 +79,21 @@ class Engine:
         )
         self.ctx.release = release
         save_release(self.ctx)
+        self._save_state(release_id=release.id)
         return release
 
     @contextmanager
-    def _operation(self, timeout: float | None = None) -> Iterator[None]:
-        """Hold the lock, recover from a dead predecessor, and record how it ended."""
+    def _operation(self, timeout: float | None = None, new_release: bool = False) -> Iterator[None]:
+        """Hold the lock, recover from a dead predecessor, and record how it ended.
+
+        The lock's holder names the release it works on: the one it is about to start
+        (`new_release`), else the current one."""
         if timeout:
             self.ctx.deadline = time.monotonic() + timeout
-        with held_lock(self.ctx, holder_identity()):
+        if new_release:
+            self._next_release_id = new_release_id()
+        working_on = self._next_release_id or self.ctx.state.release_id
+        with held_lock(self.ctx, holder_identity(working_on)):
             self.ctx.state = self.ctx.registry.load_state(self.ctx.service_name)
             self._recover()
             try:
@@ -116,6 +130,10 @@ class Engine:
         last.outcome, last.ended = "interrupted", last.ended or last.started
         last.error = f"the process running it stopped during {last.step}"
         self.ctx.registry.save_release(last)
+        if last.kind == "rollback" and last.color and last.color != self.ctx.state.live_color:
+            # It died before switching: the color it was bringing back was stopped before.
+            self.ctx.registry.deregister_instances(self.ctx.service_name, last.color)
+            self.ctx.runtime.stop(self.ctx.project, self.ctx.target, last.color)
         new = self.ctx.state.new_color
         preview = new if new and running(self.ctx, new) else None
         self._hook(
@@ -127,16 +145,23 @@ class Engine:
 
     # -- deploy ---------------------------------------------------------------------------
 
-    def _deploy(self, scale: ScaleSpec | None) -> Release:
-        state = self.ctx.state
+    def _deploy(self, scale: ScaleSpec | None, keep_failed: bool = False) -> Release:
         release = self._start_release()
+        state = self.ctx.state
         color: Color = self._step("pick_color", lambda: self._hook("pick_color"))
         if color == state.live_color:
             raise FlowgateError(f"pick_color chose the live color {color}; refusing")
         release.color = color
         release.instances = resolve_count(scale, state.scale if state.live_color else None)
-        self._step("deploy", lambda: self._hook("deploy", color=color, count=release.instances))
-        self._save_state(deployed_color=color, release_id=release.id)
+        # Saved before the deploy starts, so a deploy that dies half-way still names its
+        # color as the new one: `status` shows it and `abort` removes it.
+        self._save_state(deployed_color=color)
+        try:
+            self._step("deploy", lambda: self._hook("deploy", color=color, count=release.instances))
+        except FlowgateError:
+            if not keep_failed:
+                self._discard_failed_deploy(color, previewed=state.new_color == color)
+            raise
         try:
             self._step(
                 "reconfigure_proxy",
@@ -155,8 +180,15 @@ class Engine:
         return release
 
     def deploy(self, scale: ScaleSpec | None = None, timeout: float | None = None) -> Release:
-        with self._operation(timeout):
+        with self._operation(timeout, new_release=True):
             return self._deploy(scale)
+
+    def _discard_failed_deploy(self, color: Color, previewed: bool) -> None:
+        """Remove what a failed deploy left; the error that failed it is what gets reported."""
+        try:
+            self._discard_new(color, touch_proxy=previewed)
+        except FlowgateError as err:
+            log.warning("could not remove the failed %s: %s", color, err)
 
     def _discard_new(self, color: Color, touch_proxy: bool = True) -> None:
         """Take an unpromoted color out of the preview route and remove it."""
@@ -282,6 +314,7 @@ class Engine:
         with self._operation():
             release = self._current_release()
             self.ctx.release = release
+            self._require_new("promote")
             suites = self.ctx.settings.tests
             passed = release is not None and release.tests is not None and release.tests.ok
             if suites and not passed and not skip_tests:
@@ -301,8 +334,8 @@ class Engine:
         keep_failed: bool = False,
         timeout: float | None = None,
     ) -> Release | None:
-        with self._operation(timeout):
-            release = self._deploy(scale)
+        with self._operation(timeout, new_release=True):
+            release = self._deploy(scale, keep_failed)
             release.state = ReleaseState.RUNNING
             assert release.color is not None
             if suites:
@@ -328,25 +361,45 @@ class Engine:
 
     # -- rollback, scale, stop-old ---------------------------------------------------------
 
+    def _previous_live(self, verb: str) -> Color:
+        """The color `verb` may act on: the not-live one, only if it was live before.
+
+        Every refusal is a precondition of the user's request that cannot be met, so it
+        is a usage error (exit 2), like "nothing to promote"; nothing has changed."""
+        live = self.ctx.state.live_color
+        if live is None:
+            raise UsageError(f"nothing to {verb}: nothing is live yet")
+        other = live.other
+        if self.ctx.state.new_color == other:
+            raise UsageError(
+                f"cannot {verb}: {other} holds an unpromoted deploy (release "
+                f"{self.ctx.state.release_id}), not a color that was live: `flowgate abort` "
+                "removes it, `flowgate promote` makes it live"
+            )
+        releases = self.ctx.registry.releases(self.ctx.service_name)
+        if previous_live_color(self.ctx.state, releases) != other:
+            last = last_release_of(other, releases)
+            if last is None:
+                raise UsageError(f"nothing to {verb}: {other} never held a release")
+            raise UsageError(
+                f"cannot {verb}: the last release on {other} ({last.id}, {last.state}) was "
+                "never live; only a color that was live before can be stopped as old or "
+                "rolled back to"
+            )
+        return other
+
     def rollback(self, timeout: float | None = None) -> Release:
-        with self._operation(timeout):
+        with self._operation(timeout, new_release=True):
             live = self.ctx.state.live_color
-            if live is None:
-                raise UsageError("nothing is live, so there is nothing to roll back")
-            previous = live.other
-            if self.ctx.state.new_color == previous:
-                raise UsageError(
-                    f"{previous} holds an unpromoted deploy, not the previous "
-                    "release: `flowgate abort` it or promote it"
-                )
+            previous = self._previous_live("roll back")
             kept = self.ctx.runtime.instances(self.ctx.project, self.ctx.target, previous)
             if not kept:
-                raise ReleaseFailed(f"cannot roll back: {previous} has no instances left")
+                raise UsageError(f"cannot roll back: {previous} has no instances left")
             release = self._start_release(kind="rollback")
             release.color, release.instances = previous, len(kept)
             spec = deploy_spec(self.ctx, previous, len(kept))
-            self._step("start", lambda: self.ctx.runtime.start(spec))
             try:
+                self._step("start", lambda: self.ctx.runtime.start(spec))
                 self._step(
                     "reconfigure_proxy",
                     lambda: self._hook(
@@ -406,17 +459,9 @@ class Engine:
             live = self.ctx.state.live_color
             if live is None:
                 raise UsageError("nothing is live yet, so no color is old")
-            old = live.other
-            if not running(self.ctx, old):
+            if not running(self.ctx, live.other):
                 return None
-            if self.ctx.state.new_color == old:
-                self._step(
-                    "reconfigure_proxy",
-                    lambda: self._hook(
-                        "reconfigure_proxy", live_color=live, preview_color=None, live_limit=None
-                    ),
-                )
-                self._save_state(deployed_color=live)
+            old = self._previous_live("stop the old color")
             self._step("stop_old", lambda: self._hook("stop_old", color=old))
             return old
 

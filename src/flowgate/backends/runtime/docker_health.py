@@ -113,7 +113,8 @@ def failure(container: Container, port: str | None, address: str) -> str | None:
 
 
 def timeout_reason(container: Container, port: str | None, address: str, timeout: float) -> str:
-    within = f"did not become healthy within {timeout:g}s"
+    # A release's --timeout leaves odd remainders (2.96109s): a tenth of a second will do.
+    within = f"did not become healthy within {round(timeout, 1):g}s"
     if health_state(container) is not None:
         return f"{container.name} {within} (last health log: {last_health_log(container)})"
     published = host_port(container, port)
