@@ -89,7 +89,9 @@ def test_a_lock_left_by_a_killed_process_on_this_host_is_taken_over(
     killed._save_state(deployed_color=Color.GREEN)
     killed.ctx.runtime.deploy(deploy_spec(killed.ctx, Color.GREEN, 1))
     killed.ctx.registry.save_release(release)
-    assert target_status(engine().ctx)["release"]["state"] == "running"  # the lock looks held
+    shown = target_status(engine().ctx)
+    assert shown["release"]["state"] == "interrupted"  # not "running": its process is gone
+    assert shown["lock"] == {**dead, "gone": True}
     with caplog.at_level(logging.WARNING, logger="flowgate"):
         aborted = engine().abort()
     assert "took over the release lock of books-app" in caplog.text

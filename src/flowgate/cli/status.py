@@ -55,8 +55,12 @@ def status_table(data: dict[str, Any]) -> str:
         if release["error"]:
             lines.append(f"error:   {release['error']}")
     if data["lock"]:
-        holder = ", ".join(f"{k}={v}" for k, v in data["lock"].items() if v is not None)
-        lines.append(f"lock:    held by {holder}")
+        lock = data["lock"]
+        holder = ", ".join(f"{k}={v}" for k, v in lock.items() if v is not None and k != "gone")
+        gone = (
+            " (that process is gone: the next verb takes the lock over)" if lock.get("gone") else ""
+        )
+        lines.append(f"lock:    held by {holder}{gone}")
     return "\n".join(lines)
 
 

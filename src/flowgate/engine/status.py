@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowgate.engine.context import ReleaseContext
+from flowgate.engine.context import ReleaseContext, abandoned
 from flowgate.models import Color, ColorState, Instance, Release, ReleaseState, TargetState
 
 
@@ -70,6 +70,10 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
     current = next((r for r in releases if r.id == state.release_id), None)
     current = current or (releases[0] if releases else None)
     lock = context.registry.lock_holder(context.service_name)
+    if lock is not None and abandoned(lock):
+        # Its process died (kill -9): the release is not running, and the next verb
+        # takes the lock over instead of waiting for it to expire.
+        lock = {**lock, "gone": True}
     return {
         "project": context.project,
         "target": context.target,
@@ -79,7 +83,7 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
         "scale": state.scale,
         "colors": colors,
         "lock": lock,
-        "release": release_view(current, lock is not None),
+        "release": release_view(current, lock is not None and not lock.get("gone")),
     }
 
 
