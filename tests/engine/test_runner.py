@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,26 @@ def test_failed_gate_holds_and_removes_the_new_color(engine: Make, fakes: Fakes)
     last = engine().ctx.registry.releases("books-app")[0]
     assert last.state is ReleaseState.GATE_FAILED
     assert last.tests is not None and last.tests.failed_ids == ["t.py::x"]
+
+
+def test_a_gate_that_ends_past_the_deadline_still_removes_the_new_color(
+    engine: Make, fakes: Fakes
+) -> None:
+    """Removing the new color undoes the release: it runs even after `--timeout`."""
+    engine().deploy()
+    engine().promote()
+
+    class SlowGate(Gate):
+        @hookimpl
+        def run_gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
+            time.sleep(0.3)
+            return TestResult(exit_code=-1, suites=suites, kind=kind)
+
+    with pytest.raises(GateFailed, match="did not finish before the release timed out"):
+        with_gate(engine(), SlowGate(-1)).release(["tests"], [], timeout=0.2)
+    assert states(fakes) == {"blue": ["running"]}
+    assert engine().ctx.state.new_color is None
+    assert route(fakes)["preview_color"] is None
 
 
 def test_failed_gate_with_keep_failed_keeps_it(engine: Make, fakes: Fakes) -> None:

@@ -35,11 +35,16 @@ def save_release(context: ReleaseContext) -> None:
         context.registry.save_release(context.release)
 
 
-def run_step(context: ReleaseContext, name: str, action: Callable[[], T]) -> T:
-    """Run `action` as the release step `name`, recording start, end and outcome."""
+def run_step(
+    context: ReleaseContext, name: str, action: Callable[[], T], cleanup: bool = False
+) -> T:
+    """Run `action` as the release step `name`, recording start, end and outcome.
+
+    A `cleanup` step (undoing what a failed release did) runs even past the deadline: a
+    timed-out release must not leave its new color behind."""
     release = context.release
     remaining = context.remaining()
-    if remaining is not None and remaining <= 0:
+    if not cleanup and remaining is not None and remaining <= 0:
         raise ReleaseFailed(f"the release timed out before step {name}")
     step = Step(name=name)
     if release is not None:

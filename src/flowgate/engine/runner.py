@@ -51,8 +51,8 @@ class Engine:
             raise FlowgateError(f"no plugin answered the {name} hook")
         return result
 
-    def _step(self, name: str, action: Callable[[], T]) -> T:
-        return run_step(self.ctx, name, action)
+    def _step(self, name: str, action: Callable[[], T], cleanup: bool = False) -> T:
+        return run_step(self.ctx, name, action, cleanup)
 
     def _save_state(self, **changes: Any) -> None:
         state = dataclasses.replace(self.ctx.state, **changes)
@@ -184,11 +184,16 @@ class Engine:
             return self._deploy(scale)
 
     def _discard_failed_deploy(self, color: Color, previewed: bool) -> None:
-        """Remove what a failed deploy left; the error that failed it is what gets reported."""
+        """Remove what a failed deploy left; the error that failed it is what gets reported,
+        and `deploy` stays the release's step in `status`."""
+        release = self.ctx.release
+        failed_step = release.step if release else None
         try:
             self._discard_new(color, touch_proxy=previewed)
         except FlowgateError as err:
             log.warning("could not remove the failed %s: %s", color, err)
+        if release is not None:
+            release.step = failed_step
 
     def _discard_new(self, color: Color, touch_proxy: bool = True) -> None:
         """Take an unpromoted color out of the preview route and remove it."""
@@ -199,6 +204,7 @@ class Engine:
                 lambda: self._hook(
                     "reconfigure_proxy", live_color=live, preview_color=None, live_limit=None
                 ),
+                cleanup=True,
             )
         self.ctx.registry.deregister_instances(self.ctx.service_name, color)
         self.ctx.runtime.remove(self.ctx.project, self.ctx.target, color)
@@ -280,6 +286,7 @@ class Engine:
                 lambda: self._hook(
                     "reconfigure_proxy", live_color=old, preview_color=None, live_limit=None
                 ),
+                cleanup=True,
             )
         except FlowgateError as err:
             raise RollbackFailed(
