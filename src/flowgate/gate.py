@@ -90,9 +90,15 @@ def gate_env(context: ReleaseContext, result_file: Path) -> dict[str, str]:
 
 
 def _stream(pipe: IO[bytes]) -> None:
-    """Copy pytest's output to our stderr line by line (stdout carries flowgate's data)."""
+    """Copy pytest's output to our stderr line by line (stdout carries flowgate's data).
+    A pytest stopped mid-line (a timeout, Ctrl-C) gets its line ended, so the next
+    progress line does not run on from it."""
+    line = b""
     for line in iter(pipe.readline, b""):
         sys.stderr.write(line.decode("utf-8", errors="replace"))
+        sys.stderr.flush()
+    if line and not line.endswith(b"\n"):
+        sys.stderr.write("\n")
         sys.stderr.flush()
 
 

@@ -396,3 +396,22 @@ def test_events_reach_plugins_in_order(engine: Make) -> None:
         ("step-started", "reconfigure_proxy"),
         ("step-finished", "reconfigure_proxy"),
     ]
+
+
+def test_the_suite_verdict_is_told_before_its_step_ends(engine: Make) -> None:
+    """The progress output marks the test step with the suite's verdict, so the verdict
+    must arrive between the step's start and end events."""
+    events: list[tuple[str, str]] = []
+
+    class Listener:
+        @hookimpl
+        def release_event(self, context: Any, event: str, data: dict[str, Any]) -> None:
+            events.append((event, data.get("step") or data.get("kind") or ""))
+
+    gated = with_gate(engine(), Gate(1, ["t.py::x"]))
+    gated.ctx.pm.register(Listener())
+    with pytest.raises(GateFailed):
+        gated.release(["tests"], [])
+    verdict = events.index(("tests-finished", "gate"))
+    assert events[verdict - 1] == ("step-started", "test")
+    assert events[verdict + 1] == ("step-finished", "test")

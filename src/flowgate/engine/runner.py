@@ -214,10 +214,14 @@ class Engine:
 
     def _gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
         step = "test" if kind == "gate" else "post_test"
-        result: TestResult = self._step(
-            step, lambda: self._hook("run_gate", suites=suites, color=color, kind=kind)
-        )
-        emit(self.ctx, "tests-finished", **result.to_dict())
+
+        def run_suites() -> TestResult:
+            result: TestResult = self._hook("run_gate", suites=suites, color=color, kind=kind)
+            # Inside the step, so listeners know the verdict before the step's end event.
+            emit(self.ctx, "tests-finished", **result.to_dict())
+            return result
+
+        result = self._step(step, run_suites)
         release = self.ctx.release
         if release is not None:
             if kind == "gate":
