@@ -304,6 +304,26 @@ def test_a_gate_that_ends_past_the_deadline_still_removes_the_new_color(
     assert route(fakes)["preview_color"] is None
 
 
+def test_once_live_a_release_past_its_deadline_still_stops_the_old_color(
+    engine: Make, fakes: Fakes
+) -> None:
+    """Post-tests that pass but use up the time leave green live and verified: stopping
+    blue completes the release rather than failing it half-done."""
+    engine().deploy()
+    engine().promote()
+
+    class SlowPost(Gate):
+        @hookimpl
+        def run_gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
+            time.sleep(0.3)
+            return TestResult(passed=1, exit_code=0, suites=suites, kind=kind)
+
+    done = with_gate(engine(), SlowPost(0)).release([], ["tests/post"], timeout=0.2)
+    assert done is not None and done.outcome == "succeeded"
+    assert route(fakes)["live_color"] == "green"
+    assert states(fakes) == {"blue": ["exited"], "green": ["running"]}
+
+
 def test_failed_gate_with_keep_failed_keeps_it(engine: Make, fakes: Fakes) -> None:
     with pytest.raises(GateFailed):
         with_gate(engine(), Gate(1, ["t.py::x"])).release(["tests"], [], keep_failed=True)

@@ -40,8 +40,10 @@ def run_step(
 ) -> T:
     """Run `action` as the release step `name`, recording start, end and outcome.
 
-    A `cleanup` step (undoing what a failed release did) runs even past the deadline: a
-    timed-out release must not leave its new color behind."""
+    A `cleanup` step runs even past the deadline: undoing what a failed release did (a
+    timed-out release must not leave its new color behind), or finishing what a switch
+    started (once the new color is live, its post-tests and the old color's stop must run,
+    or the release would stop half-done with an unverified color live)."""
     release = context.release
     remaining = context.remaining()
     if not cleanup and remaining is not None and remaining <= 0:

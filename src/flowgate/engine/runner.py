@@ -221,7 +221,9 @@ class Engine:
             emit(self.ctx, "tests-finished", **result.to_dict())
             return result
 
-        result = self._step(step, run_suites)
+        # Post-tests run after the switch even past the deadline: with no time left pytest
+        # is stopped at once, the suite counts as failed and the switch back follows.
+        result = self._step(step, run_suites, cleanup=kind == "post")
         release = self.ctx.release
         if release is not None:
             if kind == "gate":
@@ -276,7 +278,8 @@ class Engine:
         if release is not None:
             release.state = ReleaseState.LIVE
         if old is not None and stop_old:
-            self._step("stop_old", lambda: self._hook("stop_old", color=old))
+            # Live and verified: stopping the old color completes the release, deadline or not.
+            self._step("stop_old", lambda: self._hook("stop_old", color=old), cleanup=True)
         if release is not None:
             finish(self.ctx, release, "succeeded")
         return release
@@ -473,7 +476,7 @@ class Engine:
             if not running(self.ctx, live.other):
                 return None
             old = self._previous_live("stop the old color")
-            self._step("stop_old", lambda: self._hook("stop_old", color=old))
+            self._step("stop_old", lambda: self._hook("stop_old", color=old), cleanup=True)
             return old
 
 
