@@ -119,8 +119,8 @@ def release_event(context: ReleaseContext, event: str, data: dict[str, Any]) -> 
     """Called for every step start and end and every release outcome; all plugins run.
 
     `event` is one of "step-started", "step-finished", "step-failed", "tests-finished",
-    "release-finished". `data` holds the step name, duration in seconds, outcome and error
-    text where they apply; for "tests-finished", the suite's result (`TestResult` as a
-    dict: kind, counts, failed_ids, report). Use it for notifications; exceptions raised
-    here are reported, not fatal.
+    "release-finished". `data` holds the step name, a note on what the step does (the proxy
+    step's colors), duration in seconds, outcome and error text where they apply; for
+    "tests-finished", the suite's result (`TestResult` as a dict: kind, counts, failed_ids,
+    report). Use it for notifications; exceptions raised here are reported, not fatal.
     """

@@ -28,6 +28,7 @@ def replay(reporter: ProgressReporter) -> None:
     events = [
         ("step-started", {"step": "deploy"}),
         ("step-finished", {"step": "deploy", "duration": 1.234}),
+        ("step-finished", {"step": "reconfigure_proxy", "duration": 0.5, "note": "live blue"}),
         ("step-started", {"step": "test"}),
         ("tests-finished", GATE_RESULT),
         ("step-finished", {"step": "test", "duration": 2.0}),
@@ -45,6 +46,7 @@ def test_piped_output_is_plain_lines(capsys: pytest.CaptureFixture[str]) -> None
     assert out == ""
     assert err.splitlines() == [
         "  ✓ deploy               1.23s",
+        "  ✓ reconfigure_proxy    0.50s  live blue",
         "  tests: 3 passed, 1 failed, 0 errors, 0 skipped",
         "    ✗ tests/smoke/test_books.py::test_lists_books",
         "  ✗ test                 2.00s",  # the suite ran, but the gate closed

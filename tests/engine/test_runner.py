@@ -266,8 +266,14 @@ def test_release_with_a_passing_gate_goes_live(engine: Make, fakes: Fakes) -> No
     assert release.outcome == "succeeded"
     assert gate.calls == [(["tests/smoke"], "blue", "gate")]
     assert engine().ctx.state.live_color is Color.BLUE
-    steps = [s.name for s in engine().ctx.registry.releases("books-app")[0].steps]
-    assert steps == ["pick_color", "deploy", "reconfigure_proxy", "test", "reconfigure_proxy"]
+    steps = [(s.name, s.detail) for s in engine().ctx.registry.releases("books-app")[0].steps]
+    assert steps == [
+        ("pick_color", None),
+        ("deploy", None),
+        ("reconfigure_proxy", "live -, preview blue"),
+        ("test", None),
+        ("reconfigure_proxy", "live blue, preview -"),
+    ]
 
 
 def test_failed_gate_holds_and_removes_the_new_color(engine: Make, fakes: Fakes) -> None:

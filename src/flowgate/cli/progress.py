@@ -100,6 +100,8 @@ class ProgressReporter:
         line.append(mark, style=style)
         line.append(f" {data.get('step', ''):<18} ")
         line.append(f"{data.get('duration', 0.0):6.2f}s", style="dim")
+        if data.get("note") and not error:
+            line.append(f"  {data['note']}", style="dim")
         if error:
             line.append(f"  {error}", style=style)
         self.console.print(line, soft_wrap=True)

@@ -36,9 +36,16 @@ def save_release(context: ReleaseContext) -> None:
 
 
 def run_step(
-    context: ReleaseContext, name: str, action: Callable[[], T], cleanup: bool = False
+    context: ReleaseContext,
+    name: str,
+    action: Callable[[], T],
+    cleanup: bool = False,
+    note: str | None = None,
 ) -> T:
     """Run `action` as the release step `name`, recording start, end and outcome.
+
+    `note` says what this run of the step does (the proxy step's colors, say); it is the
+    step's `detail` unless the step fails, when the error is.
 
     A `cleanup` step runs even past the deadline: undoing what a failed release did (a
     timed-out release must not leave its new color behind), or finishing what a switch
@@ -48,12 +55,12 @@ def run_step(
     remaining = context.remaining()
     if not cleanup and remaining is not None and remaining <= 0:
         raise ReleaseFailed(f"the release timed out before step {name}")
-    step = Step(name=name)
+    step = Step(name=name, detail=note)
     if release is not None:
         release.step = name
         release.steps.append(step)
         save_release(context)
-    emit(context, "step-started", step=name)
+    emit(context, "step-started", step=name, note=note)
     started = time.monotonic()
     try:
         result = action()
@@ -65,13 +72,14 @@ def run_step(
             context,
             "step-failed",
             step=name,
+            note=note,
             error=step.detail,
             duration=time.monotonic() - started,
         )
         raise
     step.ended, step.outcome = now_iso(), "ok"
     save_release(context)
-    emit(context, "step-finished", step=name, duration=time.monotonic() - started)
+    emit(context, "step-finished", step=name, note=note, duration=time.monotonic() - started)
     return result
 
 

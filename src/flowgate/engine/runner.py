@@ -51,8 +51,31 @@ class Engine:
             raise FlowgateError(f"no plugin answered the {name} hook")
         return result
 
-    def _step(self, name: str, action: Callable[[], T], cleanup: bool = False) -> T:
-        return run_step(self.ctx, name, action, cleanup)
+    def _step(
+        self, name: str, action: Callable[[], T], cleanup: bool = False, note: str | None = None
+    ) -> T:
+        return run_step(self.ctx, name, action, cleanup, note)
+
+    def _route(
+        self,
+        live: Color | None,
+        preview: Color | None,
+        live_limit: int | None = None,
+        cleanup: bool = False,
+        step: str = "reconfigure_proxy",
+    ) -> None:
+        """The proxy step: `live` on the public route, `preview` on the preview route."""
+        note = f"live {live or '-'}, preview {preview or '-'}"
+        if live_limit is not None:
+            note += f", {live_limit} live servers"
+        self._step(
+            step,
+            lambda: self._hook(
+                "reconfigure_proxy", live_color=live, preview_color=preview, live_limit=live_limit
+            ),
+            cleanup,
+            note,
+        )
 
     def _save_state(self, **changes: Any) -> None:
         state = dataclasses.replace(self.ctx.state, **changes)
@@ -163,15 +186,7 @@ class Engine:
                 self._discard_failed_deploy(color, previewed=state.new_color == color)
             raise
         try:
-            self._step(
-                "reconfigure_proxy",
-                lambda: self._hook(
-                    "reconfigure_proxy",
-                    live_color=state.live_color,
-                    preview_color=color,
-                    live_limit=None,
-                ),
-            )
+            self._route(state.live_color, color)
         except FlowgateError:
             self._discard_new(color, touch_proxy=False)
             raise
@@ -199,13 +214,7 @@ class Engine:
         """Take an unpromoted color out of the preview route and remove it."""
         live = self.ctx.state.live_color
         if touch_proxy:
-            self._step(
-                "reconfigure_proxy",
-                lambda: self._hook(
-                    "reconfigure_proxy", live_color=live, preview_color=None, live_limit=None
-                ),
-                cleanup=True,
-            )
+            self._route(live, None, cleanup=True)
         self.ctx.registry.deregister_instances(self.ctx.service_name, color)
         self.ctx.runtime.remove(self.ctx.project, self.ctx.target, color)
         self._save_state(deployed_color=live)
@@ -263,12 +272,7 @@ class Engine:
         unhealthy = [i.name for i in instances if not i.healthy]
         if unhealthy:
             raise ReleaseFailed(f"not promoting: {', '.join(unhealthy)} not healthy")
-        self._step(
-            "reconfigure_proxy",
-            lambda: self._hook(
-                "reconfigure_proxy", live_color=new, preview_color=None, live_limit=None
-            ),
-        )
+        self._route(new, None)
         self._save_state(live_color=new, deployed_color=new, scale=len(instances))
         release = self.ctx.release
         if post_tests:
@@ -288,13 +292,7 @@ class Engine:
         self, new: Color, old: Color | None, keep_failed: bool, result: TestResult
     ) -> None:
         try:
-            self._step(
-                "switch_back",
-                lambda: self._hook(
-                    "reconfigure_proxy", live_color=old, preview_color=None, live_limit=None
-                ),
-                cleanup=True,
-            )
+            self._route(old, None, cleanup=True, step="switch_back")
         except FlowgateError as err:
             raise RollbackFailed(
                 f"post-promotion tests failed and switching back to {old} failed: {err}; "
@@ -414,15 +412,7 @@ class Engine:
             spec = deploy_spec(self.ctx, previous, len(kept))
             try:
                 self._step("start", lambda: self.ctx.runtime.start(spec))
-                self._step(
-                    "reconfigure_proxy",
-                    lambda: self._hook(
-                        "reconfigure_proxy",
-                        live_color=previous,
-                        preview_color=None,
-                        live_limit=None,
-                    ),
-                )
+                self._route(previous, None)
             except FlowgateError:
                 self.ctx.runtime.stop(self.ctx.project, self.ctx.target, previous)
                 raise
@@ -447,24 +437,11 @@ class Engine:
             preview = self.ctx.state.new_color
             if count < current:
                 # Out of the proxy first, then stopped: no request reaches a dying instance.
-                self._step(
-                    "reconfigure_proxy",
-                    lambda: self._hook(
-                        "reconfigure_proxy",
-                        live_color=live,
-                        preview_color=preview,
-                        live_limit=count,
-                    ),
-                )
+                self._route(live, preview, live_limit=count)
             instances: list[Instance] = self._step(
                 "scale", lambda: self._hook("scale", color=live, count=count)
             )
-            self._step(
-                "reconfigure_proxy",
-                lambda: self._hook(
-                    "reconfigure_proxy", live_color=live, preview_color=preview, live_limit=None
-                ),
-            )
+            self._route(live, preview)
             self._save_state(scale=count)
             return instances
 
