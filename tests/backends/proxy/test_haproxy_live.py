@@ -25,6 +25,7 @@ from flowgate.config.settings import load_settings
 from flowgate.errors import ReleaseFailed
 from flowgate.models import Color, Instance
 from flowgate.testing.network import free_port
+from flowgate.testing.traffic import TrafficRecorder
 
 pytestmark = pytest.mark.haproxy
 SERVICE = "shop-app"
@@ -66,48 +67,6 @@ class Backend:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-class Recorder:
-    """Sends requests non-stop and records every outcome; never retries."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.results: list[str] = []
-        self.failures: list[str] = []
-        self.stopping = threading.Event()
-        self.threads = [
-            threading.Thread(target=self._run, args=(keep,), daemon=True) for keep in (True, False)
-        ]
-
-    def __enter__(self) -> Recorder:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stopping.set()
-        for thread in self.threads:
-            thread.join(10)
-
-    def _run(self, keep_alive: bool) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        while not self.stopping.is_set():
-            try:
-                headers = {} if keep_alive else {"Connection": "close"}
-                conn.request("GET", "/", headers=headers)
-                response = conn.getresponse()
-                body = response.read().decode()
-                if response.status == 200:
-                    self.results.append(body)
-                else:
-                    self.failures.append(f"{response.status} {body[:40]}")
-            except (OSError, http.client.HTTPException) as err:
-                self.failures.append(repr(err))
-                conn.close()
-            if not keep_alive:
-                conn.close()
-        conn.close()
 
 
 def get(port: int, path: str = "/", headers: dict[str, str] | None = None) -> tuple[int, str]:
@@ -162,7 +121,7 @@ def test_public_preview_switch_and_scale_lose_no_request(
     assert get(public, headers={"X-Flowgate-Preview": SERVICE}) == (200, "green1")
     started = control.show_proc(proxy.files)
 
-    with Recorder(public) as recorder:
+    with TrafficRecorder(f"http://127.0.0.1:{public}/") as recorder:
         time.sleep(0.3)
         proxy.apply(route(backends, ["green1"], []))  # promote: a runtime switch
         assert get(public) == (200, "green1")
@@ -176,9 +135,9 @@ def test_public_preview_switch_and_scale_lose_no_request(
         assert get(public) == (200, "blue1")
         time.sleep(0.3)
 
-    assert recorder.failures == []
-    assert len(recorder.results) > 100
-    assert {"blue1", "green1", "green2", "green3"} <= set(recorder.results)
+    assert recorder.failures == [], recorder.summary()
+    assert len(recorder.samples) > 100
+    assert {"blue1", "green1", "green2", "green3"} <= set(recorder.answers())
     after = control.show_proc(proxy.files)
     assert (after.reloads, after.workers) == (started.reloads, started.workers)
     assert "127.0.0.1:0" not in proxy.files.config.read_text().split("backend shop-app.live")[1]
@@ -191,7 +150,7 @@ def test_structural_change_reloads_without_losing_requests(
     public, _ = ports(proxy)
     proxy.apply(route(backends, ["blue1"], []))
     before = control.show_proc(proxy.files)
-    with Recorder(public) as recorder:
+    with TrafficRecorder(f"http://127.0.0.1:{public}/") as recorder:
         time.sleep(0.3)
         proxy.apply(route(backends, ["green1"], [], service="shop-api", paths=("/api",)))
         time.sleep(0.3)
@@ -200,7 +159,7 @@ def test_structural_change_reloads_without_losing_requests(
         proxy.apply(route(backends, live, []))
         time.sleep(0.3)
     after = control.show_proc(proxy.files)
-    assert recorder.failures == []
+    assert recorder.failures == [], recorder.summary()
     assert after.reloads == before.reloads + 2
     assert after.failed == before.failed
     assert set(after.workers).isdisjoint(before.workers)
@@ -275,6 +234,7 @@ from flowgate.backends.proxy.haproxy import HAProxyProxy
 from flowgate.config.settings import load_settings
 from flowgate.models import Color, Instance
 from flowgate.testing.network import free_port
+from flowgate.testing.traffic import TrafficRecorder
 flags = {{"proxy_port": {port}, "preview_port": {preview}}}
 s = load_settings(Path({str(tmp_path)!r}), flags=flags, env={{}},
                   extra_keys=HAProxyProxy.config_keys)

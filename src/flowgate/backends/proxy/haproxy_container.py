@@ -276,7 +276,7 @@ def stop_haproxy(state_dir: Path, timeout: float = 10.0) -> bool:
     """
     root = Path(state_dir)
     files = HAProxyFiles(root) if root.name == "haproxy" else HAProxyFiles.for_project(root)
-    stopped = control.stop_haproxy(root, timeout)
+    stopped = control.stop_master(files, timeout)
     return stop_container(files, timeout) or stopped
 
 

@@ -241,14 +241,8 @@ def server_states(files: HAProxyFiles, backend: str) -> dict[str, tuple[int, int
     return states
 
 
-def stop_haproxy(state_dir: Path, timeout: float = 10.0) -> bool:
-    """Stop the project's HAProxy (by the pid it recorded); True when one was stopped.
-
-    `state_dir` is the project dir or its `.flowgate/haproxy/` dir. Tests and the demo call
-    this in their clean-up.
-    """
-    root = Path(state_dir)
-    files = HAProxyFiles(root) if root.name == "haproxy" else HAProxyFiles.for_project(root)
+def stop_master(files: HAProxyFiles, timeout: float = 10.0) -> bool:
+    """Stop a local HAProxy master (by the pid it recorded); True when one was stopped."""
     pid = master_pid(files)
     if pid is None:
         return False
