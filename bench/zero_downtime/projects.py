@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,16 +22,13 @@ from pathlib import Path
 import yaml
 from figures import Step
 
+from flowgate.testing.network import free_port
+from flowgate.testing.projects import remove_labelled, remove_project
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "books-ms"
 HERE = Path(__file__).resolve().parent
 BOOKS_PATH = "/api/v1/books"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def find_flowgate() -> str:
@@ -65,17 +61,6 @@ def _clean_env() -> dict[str, str]:
     return {
         k: v for k, v in os.environ.items() if not k.startswith(("FLOW_", "FLOWGATE_", "BOOKS_"))
     }
-
-
-def _remove_containers(label: str, network: str) -> None:
-    import docker
-
-    client = docker.from_env()
-    for container in client.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True)
-    for net in client.networks.list(names=[network]):
-        net.remove()
-    client.close()
 
 
 class FlowgateProject:
@@ -131,11 +116,7 @@ class FlowgateProject:
         return step
 
     def cleanup(self) -> None:
-        from flowgate.backends.proxy.haproxy import stop_haproxy
-
-        if self.dir.exists():
-            stop_haproxy(self.dir)
-        _remove_containers(f"io.flowgate.project={self.name}", f"{self.name}_default")
+        remove_project(self.name, self.dir)
 
 
 class ComposeProject:
@@ -176,7 +157,7 @@ class ComposeProject:
     def cleanup(self) -> None:
         if (self.dir / "docker-compose.yml").exists():
             self._compose(["down", "--timeout", "2"])
-        _remove_containers(f"com.docker.compose.project={self.name}", f"{self.name}_default")
+        remove_labelled(f"com.docker.compose.project={self.name}", f"{self.name}_default")
 
 
 def cleaning_up(*cleanups: Callable[[], None]) -> None:

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from flowgate.cli.app import main
+from flowgate.testing.projects import remove_project
 
 pytestmark = pytest.mark.docker
 EXAMPLE = Path(__file__).parents[2] / "examples" / "books-ms"
@@ -51,7 +52,6 @@ def registry(request: pytest.FixtureRequest) -> Iterator[str]:
 def project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: str
 ) -> Iterator[tuple[Path, str]]:
-    import docker
 
     name = "fge2e" + secrets.token_hex(3)
     folder = checkout(tmp_path / "books", name, registry)
@@ -59,13 +59,7 @@ def project(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(folder)
     yield folder, name
-    client = docker.from_env()
-    for container in client.containers.list(
-        all=True, filters={"label": f"io.flowgate.project={name}"}
-    ):
-        container.remove(force=True)
-    for network in client.networks.list(names=[f"{name}_default"]):
-        network.remove()
+    remove_project(name)
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

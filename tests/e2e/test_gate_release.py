@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,8 +27,9 @@ from typing import Any
 import pytest
 import requests
 
-from flowgate.backends.proxy.haproxy import stop_haproxy
 from flowgate.cli.app import main
+from flowgate.testing.network import free_port
+from flowgate.testing.projects import remove_project
 from flowgate.testing.traffic import TrafficRecorder, version_and_color
 
 pytestmark = [pytest.mark.docker, pytest.mark.haproxy]
@@ -51,12 +51,6 @@ FOREIGN_ENV = (
     "FLOWGATE_RESULT_FILE",
     "BOOKS_VERSION",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -116,18 +110,7 @@ class Books:
 
     def remove(self) -> None:
         """HAProxy, containers and network of the project, whatever state it is in."""
-        import docker
-
-        stop_haproxy(self.folder)
-        client = docker.from_env()
-        try:
-            label = f"io.flowgate.project={self.name}"
-            for container in client.containers.list(all=True, filters={"label": label}):
-                container.remove(force=True)
-            for network in client.networks.list(names=[f"{self.name}_default"]):
-                network.remove()
-        finally:
-            client.close()
+        remove_project(self.name, self.folder)
 
 
 @pytest.fixture(scope="module", autouse=True)

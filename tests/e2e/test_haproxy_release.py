@@ -20,10 +20,10 @@ import pytest
 import requests
 
 from flowgate.backends.proxy import haproxy_control as control
-from flowgate.backends.proxy.haproxy import stop_haproxy
 from flowgate.backends.proxy.haproxy_config import backend_name
 from flowgate.cli.app import main
 from flowgate.testing.network import free_port
+from flowgate.testing.projects import remove_project
 from flowgate.testing.traffic import TrafficRecorder, version_and_color
 
 pytestmark = [pytest.mark.docker, pytest.mark.haproxy]
@@ -101,21 +101,13 @@ class Project:
 def project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Iterator[Project]:
-    import docker
 
     made = Project(tmp_path / "books", capsys)
     for var in ("FLOW_TARGET", "FLOWGATE_PLUGINS", "BOOKS_VERSION", "DOCKER_HOST"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(made.folder)
     yield made
-    stop_haproxy(made.folder)
-    client = docker.from_env()
-    for container in client.containers.list(
-        all=True, filters={"label": f"io.flowgate.project={made.name}"}
-    ):
-        container.remove(force=True)
-    for network in client.networks.list(names=[f"{made.name}_default"]):
-        network.remove()
+    remove_project(made.name, made.folder)
 
 
 def addresses(data: dict[str, Any], color: str) -> list[str]:
