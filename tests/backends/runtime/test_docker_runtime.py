@@ -399,9 +399,13 @@ def test_a_broken_build_fails_before_creating_anything(
 ) -> None:
     (tmp_path / "Dockerfile").write_text(f"FROM {test_image}\nRUN exit 7\n")
     service = ServiceSpec(name="app", build=Build(context=tmp_path), ports=["8080/tcp"])
+    before = {c.id for c in docker_client.containers.list(all=True)}
     with pytest.raises(ReleaseFailed, match=rf"building image {project}_app from .* failed"):
         runtime.deploy(DeploySpec(project, "app", service, BLUE, 1, "r1", 20.0))
     assert labelled(docker_client, project) == []
+    # nor the failed build step's own container
+    left = [c for c in docker_client.containers.list(all=True) if c.id not in before]
+    assert [c.name for c in left if "exit 7" in " ".join(c.attrs["Config"]["Cmd"] or [])] == []
 
 
 def test_an_existing_side_container_of_that_name_is_adopted(

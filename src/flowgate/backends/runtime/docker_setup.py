@@ -59,6 +59,7 @@ def _build(client: DockerClient, name: str, service: ServiceSpec) -> None:
             tag=name,
             buildargs=dict(build.args) or None,
             rm=True,
+            forcerm=True,  # a failed step's container too, or each failed build leaks one
         )
     except docker.errors.BuildError as err:
         raise ReleaseFailed(f"{where}: {err.msg}") from err
