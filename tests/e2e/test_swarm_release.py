@@ -2,9 +2,9 @@
 
 deploy 1.0, test, promote -> blue serves; `release` 1.1 runs the example's smoke suite against
 green on the preview port and promotes it; rollback -> blue (1.0) again, from its stopped
-service; scale +2 -> three blue tasks in HAProxy. A recording client sends requests to the
-public port through all of it and must count zero failures. The engine is made a
-single-node swarm for this module (and left again only if this module created it).
+service; scale +2 -> three blue tasks in HAProxy, -2 -> one. A recording client sends
+requests to the public port through all of it and must count zero failures. The engine is
+made a single-node swarm for this module (and left again only if this module created it).
 """
 
 from __future__ import annotations
@@ -149,6 +149,14 @@ def test_release_cycle_on_swarm_through_haproxy_loses_no_request(
         assert [(i["state"], i["healthy"]) for i in blue] == [("running", True)] * 3
         settle(traffic, scaled, count=60)
         assert set(traffic.answers(since=scaled)) == {BLUE_1_0}
+
+        # Down again: HAProxy drops the highest slots first, and swarm removes those.
+        project.cli("scale", "-2")
+        shrunk = time.monotonic()
+        [kept] = project.status()["colors"]["blue"]["instances"]
+        assert (kept["name"], kept["address"]) == (blue[0]["name"], blue[0]["address"])
+        settle(traffic, shrunk)
+        assert set(traffic.answers(since=shrunk)) == {BLUE_1_0}
 
     print(f"\ntraffic through HAProxy during the swarm cycle: {traffic.summary()}")
     assert traffic.failures == [], traffic.failures[:5]
