@@ -23,6 +23,7 @@ BUILTIN_PLUGINS = (
     "flowgate.engine.steps",
     "flowgate.gate",
     "flowgate.backends.runtime.docker",
+    "flowgate.backends.runtime.swarm",
     "flowgate.backends.proxy.none",
     "flowgate.backends.proxy.haproxy",
     "flowgate.backends.proxy.docker_flow_proxy",

@@ -49,6 +49,19 @@ def test_first_deploy_is_blue_and_leaves_nothing_live(engine: Make, fakes: Fakes
     assert fakes("runtime")["side_targets"] == {"db": 1}
 
 
+def test_compose_deploy_replicas_is_the_first_count_and_scale_flags_win(
+    engine: Make, fakes: Fakes, project: Path
+) -> None:
+    compose = project / "docker-compose.yml"
+    compose.write_text(
+        compose.read_text().replace('ports: ["8080"]', 'ports: ["8080"]\n    deploy: {replicas: 3}')
+    )
+    assert engine().deploy().instances == 3
+    assert states(fakes) == {"blue": ["running"] * 3}
+    engine().abort()
+    assert engine().deploy(parse_scale("2")).instances == 2
+
+
 def test_full_cycle_deploy_promote_scale_deploy_promote(engine: Make, fakes: Fakes) -> None:
     engine().deploy()
     engine().promote()

@@ -175,7 +175,9 @@ class Engine:
         if color == state.live_color:
             raise FlowgateError(f"pick_color chose the live color {color}; refusing")
         release.color = color
-        release.instances = resolve_count(scale, state.scale if state.live_color else None)
+        # Before anything is live, Compose's `deploy.replicas` is the count to start from.
+        current = state.scale if state.live_color else self.ctx.service.replicas
+        release.instances = resolve_count(scale, current)
         # Saved before the deploy starts, so a deploy that dies half-way still names its
         # color as the new one: `status` shows it and `abort` removes it.
         self._save_state(deployed_color=color)

@@ -9,112 +9,45 @@ removes what it started, never touching the other color.
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from collections.abc import Iterable
+from contextlib import suppress
+from typing import TYPE_CHECKING, ClassVar
 
 from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Runtime
 from flowgate.backends.runtime import docker_health as health
+from flowgate.backends.runtime.docker_engine import STOP_TIMEOUT, EngineConnection, parallel
 from flowgate.backends.runtime.docker_setup import (
     container_options,
     ensure_image,
     ensure_networks,
 )
-from flowgate.config.keys import Key, parse_seconds
-from flowgate.errors import BackendUnreachable, FlowgateError, ReleaseFailed
+from flowgate.config.keys import Key
+from flowgate.errors import ReleaseFailed
 from flowgate.models import Color, Instance
 
 if TYPE_CHECKING:
-    from docker import DockerClient
     from docker.models.containers import Container
 
     from flowgate.config.compose import ServiceSpec
 
 LABEL = "io.flowgate."
-PING_TIMEOUT = 5
-MAX_WORKERS = 8
-T = TypeVar("T")
-R = TypeVar("R")
 
 
-def parallel(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """Run `func` over `items` concurrently; the first error is raised after all finished."""
-    items = list(items)
-    if len(items) <= 1:
-        return [func(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(len(items), MAX_WORKERS)) as pool:
-        futures = [pool.submit(func, item) for item in items]
-    return [future.result() for future in futures]
-
-
-class DockerRuntime(Runtime):
+class DockerRuntime(EngineConnection, Runtime):
     """Runs each instance as a container named `<project>_<target>-<color>_<n>`."""
 
     name = "docker"
-    config_keys: ClassVar[tuple[Key, ...]] = (
-        Key("stop_timeout", parse_seconds, 10.0, None, "seconds a container gets to stop"),
-    )
+    config_keys: ClassVar[tuple[Key, ...]] = (STOP_TIMEOUT,)
 
-    _client: DockerClient | None = None
     _use_init: bool | None = None
     _init_binary: str = "docker-init"
 
     # -- connection ------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        default = "unix:///var/run/docker.sock"
-        return str(self.settings.get("host") or os.environ.get("DOCKER_HOST") or default)
-
-    def _unreachable(self, err: Exception) -> BackendUnreachable:
-        return BackendUnreachable(f"cannot reach the Docker engine at {self.url}: {err}")
-
-    def _connect(self, timeout: int) -> DockerClient:
-        import docker
-
-        try:
-            # from_env keeps DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for a configured host too.
-            environment = {**os.environ, "DOCKER_HOST": self.url}
-            return docker.from_env(timeout=timeout, environment=environment)
-        except docker.errors.DockerException as err:
-            raise self._unreachable(err) from err
-
-    @property
-    def client(self) -> DockerClient:
-        if self._client is None:
-            self._client = self._connect(timeout=120)
-        return self._client
-
     def check(self) -> None:
-        import docker
-        import requests
-
-        client = self._connect(timeout=PING_TIMEOUT)
-        try:
-            client.ping()
-        except (docker.errors.DockerException, requests.RequestException) as err:
-            raise self._unreachable(err) from err
-        finally:
-            client.close()
-
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Turn docker SDK errors into flowgate's: unreachable engine, or a failed step."""
-        import docker
-        import requests
-
-        try:
-            yield
-        except FlowgateError:
-            raise
-        except requests.ConnectionError as err:
-            raise self._unreachable(err) from err
-        except docker.errors.DockerException as err:
-            reason = getattr(err, "explanation", None) or str(err)
-            raise ReleaseFailed(f"docker: {action} failed: {reason}") from err
+        with self._pinged():
+            pass
 
     # -- finding containers ----------------------------------------------------------------
 

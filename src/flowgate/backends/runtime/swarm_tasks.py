@@ -1,0 +1,139 @@
+"""Reading a swarm service's tasks as instances, and waiting until a color has converged.
+
+A task is one instance: `<service>.<slot>`, reached at its node's address and the host
+port its task published. Swarm itself only reports a task `running` once the image's or
+the Compose healthcheck passed (the task is `starting` until then), so a running task with
+a healthcheck is healthy; without one, the published port must answer, as for the
+`docker` runtime.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flowgate.backends.runtime.docker_health import port_answers
+from flowgate.errors import ReleaseFailed
+from flowgate.models import Color, Instance
+
+POLL_INTERVAL = 0.25
+FAILED_STATES = ("failed", "rejected", "orphaned")
+UNUSABLE_ADDRESSES = ("", "0.0.0.0", "::")
+
+Task = dict[str, Any]
+
+
+def published_port(task: Task, port: str | None) -> int | None:
+    """The host port the task published for the container port `port` ("8080/tcp")."""
+    if not port:
+        return None
+    number, _, protocol = port.partition("/")
+    for entry in (task.get("Status", {}).get("PortStatus") or {}).get("Ports") or []:
+        if str(entry.get("TargetPort")) == number and entry.get("Protocol", "tcp") == (
+            protocol or "tcp"
+        ):
+            return int(entry["PublishedPort"])
+    return None
+
+
+def task_state(task: Task) -> str:
+    return str(task.get("Status", {}).get("State", "unknown"))
+
+
+def task_name(service: str, task: Task) -> str:
+    return f"{service}.{task.get('Slot') or task.get('ID', '')[:12]}"
+
+
+def container_id(task: Task) -> str:
+    return str((task.get("Status", {}).get("ContainerStatus") or {}).get("ContainerID") or "")
+
+
+class TaskView:
+    """How this runtime sees one service's tasks: where they answer and whether healthy."""
+
+    def __init__(
+        self,
+        service: str,
+        color: Color | None,
+        port: str | None,
+        has_healthcheck: bool,
+        node_addresses: dict[str, str],
+    ) -> None:
+        self.service = service
+        self.color = color
+        self.port = port
+        self.has_healthcheck = has_healthcheck
+        self.node_addresses = node_addresses
+
+    def address(self, task: Task) -> str:
+        published = published_port(task, self.port)
+        node = self.node_addresses.get(str(task.get("NodeID")), "")
+        if task_state(task) != "running" or published is None or not node:
+            return ""
+        return f"{node}:{published}"
+
+    def healthy(self, task: Task) -> bool:
+        if task_state(task) != "running":
+            return False
+        if self.has_healthcheck or not self.port:
+            return True  # swarm marks a task running only once its healthcheck passed
+        host, _, published = self.address(task).rpartition(":")
+        return bool(host) and port_answers(host, int(published))
+
+    def instance(self, task: Task, healthy: bool | None = None) -> Instance:
+        return Instance(
+            name=task_name(self.service, task),
+            address=self.address(task),
+            state=task_state(task),
+            healthy=self.healthy(task) if healthy is None else healthy,
+            color=self.color,
+            id=container_id(task) or str(task.get("ID", "")),
+        )
+
+
+def failure(service: str, tasks: list[Task], known: set[str]) -> str | None:
+    """Why a task started by this operation failed for good, or None."""
+    for task in sorted(tasks, key=lambda t: str(t.get("CreatedAt", ""))):
+        if task.get("ID") in known or task_state(task) not in FAILED_STATES:
+            continue
+        status = task.get("Status", {})
+        reason = status.get("Err") or status.get("Message") or "no reason given"
+        return f"{task_name(service, task)} {task_state(task)}: {reason}"
+    return None
+
+
+def wait_converged(
+    read_tasks: Callable[[], list[Task]],
+    view: TaskView,
+    replicas: int,
+    known: set[str],
+    timeout: float,
+    describe_pending: Callable[[Task], str],
+) -> None:
+    """Return once exactly `replicas` tasks should run and all of them are healthy.
+
+    A task of this operation (not in `known`) that failed or was rejected ends the wait at
+    once with its error ("No such image: ...", "task: non-zero exit (3)"); otherwise the
+    first task still pending when `timeout` runs out is named.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        tasks = read_tasks()
+        reason = failure(view.service, tasks, known)
+        if reason:
+            raise ReleaseFailed(reason)
+        wanted = [t for t in tasks if t.get("DesiredState") == "running"]
+        pending = [t for t in wanted if not view.healthy(t)]
+        if len(wanted) == replicas and not pending:
+            return
+        if time.monotonic() >= deadline:
+            if pending:
+                raise ReleaseFailed(
+                    f"{task_name(view.service, pending[0])} did not become healthy within "
+                    f"{timeout:g}s ({describe_pending(pending[0])})"
+                )
+            raise ReleaseFailed(
+                f"{view.service} has {len(wanted)} of {replicas} tasks after {timeout:g}s"
+            )
+        time.sleep(POLL_INTERVAL)
