@@ -250,12 +250,12 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "books-ms"
 @pytest.fixture
 def books(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A copy of examples/books-ms under its own project name and free proxy ports;
-    its containers and HAProxy are removed afterwards, whatever happened."""
+    its containers, network and HAProxy are removed afterwards, whatever happened."""
     import secrets
     import shutil
     import subprocess
 
-    from flowgate.backends.proxy.haproxy import stop_haproxy
+    from flowgate.testing.projects import remove_project
 
     monkeypatch.delenv("FLOWGATE_PLUGINS", raising=False)
     subprocess.run(["bash", str(EXAMPLE.parents[1] / "scripts" / "build-images.sh")], check=True)
@@ -270,15 +270,7 @@ def books(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     try:
         yield project
     finally:
-        stop_haproxy(project)
-        found = subprocess.run(
-            ["docker", "ps", "-aq", "--filter", f"label=io.flowgate.project={name}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.split()
-        if found:
-            subprocess.run(["docker", "rm", "-f", *found], capture_output=True, check=False)
+        remove_project(name, project)
 
 
 def books_engine(project: Path, version: str) -> Engine:

@@ -157,7 +157,7 @@ class ComposeProject:
     def cleanup(self) -> None:
         if (self.dir / "docker-compose.yml").exists():
             self._compose(["down", "--timeout", "2"])
-        remove_labelled(f"com.docker.compose.project={self.name}", f"{self.name}_default")
+        remove_labelled(f"com.docker.compose.project={self.name}", f"{self.name}_")
 
 
 def cleaning_up(*cleanups: Callable[[], None]) -> None:

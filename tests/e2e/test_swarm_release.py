@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import requests
 
-from flowgate.backends.proxy.haproxy import stop_haproxy
 from flowgate.cli.app import main
 from flowgate.testing.network import free_port
-from flowgate.testing.swarm import remove_project, single_node_swarm
+from flowgate.testing.projects import remove_project
+from flowgate.testing.swarm import single_node_swarm
 from flowgate.testing.traffic import TrafficRecorder, version_and_color
 
 pytestmark = [pytest.mark.docker, pytest.mark.haproxy]
@@ -87,8 +87,7 @@ def project(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(made.folder)
     yield made
-    stop_haproxy(made.folder)
-    remove_project(docker_client, made.name)
+    remove_project(made.name, made.folder)
 
 
 def settle(traffic: TrafficRecorder, since: float, count: int = 40) -> None:

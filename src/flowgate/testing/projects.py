@@ -2,29 +2,58 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import suppress
 from pathlib import Path
 
 
-def remove_labelled(label: str, network: str) -> None:
-    """Remove every container carrying `label` (`key=value`) and the network `network`."""
+def remove_labelled(label: str, network_prefix: str, timeout: float = 60.0) -> None:
+    """Remove the Swarm services and containers carrying `label` (`key=value`), then the
+    networks named `<network_prefix>...`.
+
+    Swarm stops a removed service's tasks on its own time, and an overlay network with live
+    endpoints cannot be removed, so this waits (up to `timeout`) for both.
+    """
     import docker
+    import docker.errors
 
     client = docker.from_env()
+    deadline = time.monotonic() + timeout
     try:
-        for container in client.containers.list(all=True, filters={"label": label}):
-            container.remove(force=True)
-        for found in client.networks.list(names=[network]):
-            found.remove()
+        with suppress(docker.errors.APIError):  # 503 when the engine is in no swarm
+            for service in client.services.list(filters={"label": label}):
+                with suppress(docker.errors.NotFound):
+                    service.remove()
+        while left := client.containers.list(all=True, filters={"label": label}):
+            for container in left:
+                with suppress(docker.errors.APIError):  # swarm may get there first
+                    container.remove(force=True)
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        for network in client.networks.list(names=[network_prefix]):
+            if not network.name.startswith(network_prefix):
+                continue  # `names` matches substrings
+            while True:
+                try:
+                    network.remove()
+                    break
+                except docker.errors.NotFound:
+                    break
+                except docker.errors.APIError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.5)
     finally:
         client.close()
 
 
 def remove_project(name: str, project_dir: Path | None = None) -> None:
     """Everything flowgate started for project `name`, whatever state it was left in: its
-    HAProxy (process or container, when `project_dir` is given), every container of every
-    color and side target, and the project's network."""
+    HAProxy (process or container, when `project_dir` is given), every service and
+    container of every color and side target, and the project's network."""
     if project_dir is not None and project_dir.exists():
         from flowgate.backends.proxy.haproxy import stop_haproxy
 
         stop_haproxy(project_dir)
-    remove_labelled(f"io.flowgate.project={name}", f"{name}_default")
+    remove_labelled(f"io.flowgate.project={name}", f"{name}_")

@@ -28,6 +28,7 @@ from flowgate.errors import BackendUnreachable, ReleaseFailed
 from flowgate.models import Color, Instance
 from flowgate.plugins import BackendCatalog
 from flowgate.testing.images import build_busybox_image
+from flowgate.testing.projects import remove_project
 
 IMAGE = "flowgate-test-runtime:1"
 IMAGES_DIR = Path(__file__).parent / "images"
@@ -48,13 +49,7 @@ def project(docker_client: Any) -> Iterator[str]:
     """A unique project name; everything labelled or named after it is removed afterwards."""
     name = "fgrt" + uuid.uuid4().hex[:10]
     yield name
-    for container in docker_client.containers.list(
-        all=True, filters={"label": f"io.flowgate.project={name}"}
-    ):
-        container.remove(force=True)
-    for network in docker_client.networks.list(names=[name]):
-        if network.name.startswith(name + "_"):
-            network.remove()
+    remove_project(name)
     for image in docker_client.images.list():
         if any(tag.startswith(name + "_") for tag in image.tags):
             docker_client.images.remove(image.id, force=True)

@@ -31,7 +31,8 @@ from flowgate.errors import BackendUnreachable, ExitCode, ReleaseFailed
 from flowgate.models import Color, Instance
 from flowgate.plugins import BackendCatalog
 from flowgate.testing.images import build_busybox_image
-from flowgate.testing.swarm import remove_project, single_node_swarm
+from flowgate.testing.projects import remove_project
+from flowgate.testing.swarm import single_node_swarm
 
 IMAGE = "flowgate-test-runtime:1"
 IMAGES_DIR = Path(__file__).parent / "images"
@@ -57,7 +58,7 @@ def test_image(docker_client: Any) -> str:
 def project(docker_client: Any, swarm: bool) -> Iterator[str]:
     name = "fgsw" + uuid.uuid4().hex[:10]
     yield name
-    remove_project(docker_client, name)
+    remove_project(name)
 
 
 @pytest.fixture
