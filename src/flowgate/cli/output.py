@@ -68,8 +68,9 @@ def route_warnings() -> None:
     """Send the `flowgate` logger's warnings to stderr, once per process."""
     logger = logging.getLogger("flowgate")
     if not any(isinstance(h, WarningHandler) for h in logger.handlers):
+        # Propagation stays on: the CLI's root logger has no handler, so nothing prints
+        # twice, and pytest's log capture (on the root logger) still sees the warnings.
         logger.addHandler(WarningHandler(logging.WARNING))
-        logger.propagate = False
 
 
 def error(message: str) -> None:
