@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,6 +68,21 @@ def docker_client() -> Iterator[Any]:
     client = docker.from_env()
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def swarm(docker_client: Any) -> Iterator[bool]:
+    """A single-node Swarm for the module, made by e2e/provision/swarm-manager.sh (the
+    script the Vagrant walkthrough provisions its manager with); yields whether it was made
+    here. An engine already in a swarm stays in it; one made here leaves it again."""
+    script = Path(__file__).resolve().parent / "e2e" / "provision" / "swarm-manager.sh"
+    made = subprocess.run(
+        ["bash", str(script), "127.0.0.1"], check=True, capture_output=True, text=True
+    )
+    created = made.stdout.strip() == "created"
+    yield created
+    if created:
+        subprocess.run(["docker", "swarm", "leave", "--force"], check=False, capture_output=True)
 
 
 @pytest.fixture

@@ -23,19 +23,12 @@ import requests
 from flowgate.cli.app import main
 from flowgate.testing.network import free_port
 from flowgate.testing.projects import remove_project
-from flowgate.testing.swarm import single_node_swarm
 from flowgate.testing.traffic import TrafficRecorder, version_and_color
 
 pytestmark = [pytest.mark.docker, pytest.mark.haproxy]
 EXAMPLE = Path(__file__).parents[2] / "examples" / "books-ms"
 PATH = "/api/v1/books"
 BLUE_1_0, GREEN_1_1 = "1.0 (blue)", "1.1 (green)"
-
-
-@pytest.fixture(scope="module")
-def swarm(docker_client: Any) -> Iterator[bool]:
-    with single_node_swarm(docker_client) as created:
-        yield created
 
 
 class Project:

@@ -32,7 +32,6 @@ from flowgate.models import Color, Instance
 from flowgate.plugins import BackendCatalog
 from flowgate.testing.images import build_busybox_image
 from flowgate.testing.projects import remove_project
-from flowgate.testing.swarm import single_node_swarm
 
 IMAGE = "flowgate-test-runtime:1"
 IMAGES_DIR = Path(__file__).parent / "images"
@@ -40,12 +39,6 @@ BLUE, GREEN = Color.BLUE, Color.GREEN
 SERVE = "hostname > /www/index.html; exec httpd -f -p 8080 -h /www"
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def swarm(docker_client: Any) -> Iterator[bool]:
-    with single_node_swarm(docker_client) as created:
-        yield created
 
 
 @pytest.fixture(scope="module")
