@@ -11,113 +11,27 @@ and leaves it so); case 1 needs its own, as it moves the live color.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
+from books_project import FOREIGN_ENV, BooksProject, clean_env
 
-from flowgate.cli.app import main
-from flowgate.testing.network import free_port
-from flowgate.testing.projects import remove_project
 from flowgate.testing.traffic import TrafficRecorder, version_and_color
 
 pytestmark = [pytest.mark.docker, pytest.mark.haproxy]
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "books-ms"
 SMOKE_FAILURE = "tests/smoke/test_books_smoke.py::test_books_api_answers_json"
-#: Variables that would point flowgate or its pytest plugin somewhere else than the project.
-FOREIGN_ENV = (
-    "FLOW_TARGET",
-    "FLOW_PROJECT",
-    "FLOW_COMPOSE_PATH",
-    "FLOWGATE_PLUGINS",
-    "FLOWGATE_TESTS",
-    "FLOWGATE_POST_TESTS",
-    "FLOWGATE_TARGET",
-    "FLOWGATE_COLOR",
-    "FLOWGATE_PROJECT_DIR",
-    "FLOWGATE_RESULT_FILE",
-    "BOOKS_VERSION",
-)
-
-
-@dataclass
-class Books:
-    """A copy of examples/books-ms with its own project name and free proxy ports."""
-
-    folder: Path
-    name: str
-    proxy_port: int
-    preview_port: int
-
-    @classmethod
-    def create(cls, folder: Path) -> Books:
-        shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".flowgate", "images"))
-        books = cls(folder, "fggate" + secrets.token_hex(3), free_port(), free_port())
-        # The example's settings, with ports and timings fit for a test run.
-        (folder / "flowgate.yml").write_text(
-            f"target: app\nside_targets: [db]\nproject: {books.name}\n"
-            "service_path: [/api/v1/books]\nproxy: haproxy\n"
-            f"proxy_port: {books.proxy_port}\npreview_port: {books.preview_port}\n"
-            "tests: [tests/smoke]\nhealth_timeout: 60\ndrain_timeout: 1\nstop_timeout: 2\n"
-        )
-        return books
-
-    @property
-    def public(self) -> str:
-        return f"http://127.0.0.1:{self.proxy_port}/api/v1/books"
-
-    def cli(self, *argv: str, version: str | None = None) -> tuple[int, str, str]:
-        """Run `flowgate <argv> -C <folder>` in process; BOOKS_VERSION picks the image."""
-        out, err = io.StringIO(), io.StringIO()
-        with pytest.MonkeyPatch.context() as env:
-            if version:
-                env.setenv("BOOKS_VERSION", version)
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main([*argv, "-C", str(self.folder), "--no-color"])
-        return code, out.getvalue(), err.getvalue()
-
-    def data(self, *argv: str) -> Any:
-        code, out, err = self.cli(*argv, "-o", "json")
-        assert code == 0, err
-        return json.loads(out)
-
-    def status(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.data("status")
-        return data
-
-    def history(self) -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self.data("history")
-        return data
-
-    def answer(self) -> str:
-        """What the public port answers now, as `1.0 (blue)`."""
-        response = requests.get(self.public, timeout=5)
-        assert response.status_code == 200, response.text
-        return version_and_color(response.content)
-
-    def remove(self) -> None:
-        """HAProxy, containers and network of the project, whatever state it is in."""
-        remove_project(self.name, self.folder)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def clean_env() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as env:
-        for name in FOREIGN_ENV:
-            env.delenv(name, raising=False)
+def foreign_env_removed() -> Iterator[None]:
+    with clean_env():
         yield
 
 
@@ -128,8 +42,8 @@ def images() -> None:
 
 
 @pytest.fixture
-def new_books(tmp_path: Path, images: None) -> Iterator[Books]:
-    books = Books.create(tmp_path / "books")
+def new_books(tmp_path: Path, images: None) -> Iterator[BooksProject]:
+    books = BooksProject.create(tmp_path / "books", "fggate")
     try:
         yield books
     finally:
@@ -137,12 +51,12 @@ def new_books(tmp_path: Path, images: None) -> Iterator[Books]:
 
 
 @pytest.fixture(scope="module")
-def shared_books(tmp_path_factory: pytest.TempPathFactory, images: None) -> Iterator[Books]:
+def shared_books(tmp_path_factory: pytest.TempPathFactory, images: None) -> Iterator[BooksProject]:
     """One project with books-ms 1.0 released live on blue, for the cases that leave the
     live color as they found it."""
-    books = Books.create(tmp_path_factory.mktemp("shared") / "books")
+    books = BooksProject.create(tmp_path_factory.mktemp("shared") / "books", "fggate")
     try:
-        code, _, err = books.cli("release", version="1.0")
+        code, _, err = books.invoke("release", version="1.0")
         assert code == 0, err
         yield books
     finally:
@@ -150,14 +64,14 @@ def shared_books(tmp_path_factory: pytest.TempPathFactory, images: None) -> Iter
 
 
 @pytest.fixture
-def live_1_0(shared_books: Books) -> Iterator[Books]:
+def live_1_0(shared_books: BooksProject) -> Iterator[BooksProject]:
     """The shared project, checked to serve 1.0 on blue with nothing else deployed; any
     color a test leaves deployed is aborted afterwards."""
     state = shared_books.status()
     assert (state["live_color"], state["deployed_color"]) == ("blue", "blue")
     assert shared_books.answer() == "1.0 (blue)"
     yield shared_books
-    code, _, err = shared_books.cli("abort")
+    code, _, err = shared_books.invoke("abort")
     assert code == 0, err
 
 
@@ -171,16 +85,16 @@ def write_suite(folder: Path, files: dict[str, str]) -> str:
 # -- 1. a passing gate promotes ----------------------------------------------------------------
 
 
-def test_a_passing_gate_promotes(new_books: Books) -> None:
+def test_a_passing_gate_promotes(new_books: BooksProject) -> None:
     """1.0 then 1.1, each gated by the example's smoke suite: both exit 0, the public port
     answers 1.1 on green, no request is lost during the second release, and history
     records two successful releases whose suites passed."""
-    code, _, err = new_books.cli("release", version="1.0")
+    code, _, err = new_books.invoke("release", version="1.0")
     assert code == 0, err
     assert new_books.answer() == "1.0 (blue)"
 
-    with TrafficRecorder(new_books.public, label=version_and_color) as traffic:
-        code, _, err = new_books.cli("release", version="1.1")
+    with TrafficRecorder(new_books.url(), label=version_and_color) as traffic:
+        code, _, err = new_books.invoke("release", version="1.1")
         traffic.wait_for("1.1 (green)")
     assert code == 0, err
     assert traffic.failures == [], traffic.summary()
@@ -205,12 +119,12 @@ def test_a_passing_gate_promotes(new_books: Books) -> None:
 # -- 2. a failing test holds ---------------------------------------------------------------------
 
 
-def test_a_failing_gate_holds_and_the_old_color_keeps_serving(live_1_0: Books) -> None:
+def test_a_failing_gate_holds_and_the_old_color_keeps_serving(live_1_0: BooksProject) -> None:
     """1.2's API answers 500, so its smoke tests fail: exit 7, not one request through the
     public port fails or reaches 1.2 while the release runs, 1.2 is removed, and
     `status -o json` names the failed test."""
-    with TrafficRecorder(live_1_0.public, label=version_and_color) as traffic:
-        code, _, err = live_1_0.cli("release", version="1.2")
+    with TrafficRecorder(live_1_0.url(), label=version_and_color) as traffic:
+        code, _, err = live_1_0.invoke("release", version="1.2")
     assert code == 7, err
     assert SMOKE_FAILURE in err
     assert traffic.failures == [], traffic.summary()
@@ -233,12 +147,12 @@ def test_a_failing_gate_holds_and_the_old_color_keeps_serving(live_1_0: Books) -
 # -- 3. an empty suite holds ---------------------------------------------------------------------
 
 
-def test_an_empty_suite_holds(live_1_0: Books, tmp_path: Path) -> None:
+def test_an_empty_suite_holds(live_1_0: BooksProject, tmp_path: Path) -> None:
     """A gate folder with only a conftest collects no test: pytest exits 5, the gate
     closes (exit 7) and the public port keeps answering the old color throughout."""
     empty = write_suite(tmp_path / "empty", {"conftest.py": "# fixtures would go here\n"})
-    with TrafficRecorder(live_1_0.public, label=version_and_color) as traffic:
-        code, _, err = live_1_0.cli("release", "--tests", empty, version="1.1")
+    with TrafficRecorder(live_1_0.url(), label=version_and_color) as traffic:
+        code, _, err = live_1_0.invoke("release", "--tests", empty, version="1.1")
     assert code == 7, err
     assert "no tests were collected" in err
     assert traffic.failures == [], traffic.summary()
@@ -269,7 +183,7 @@ def test_the_live_route_serves_a_version_that_was_never_built(flow_http, flow_re
 
 
 def test_a_failing_post_test_switches_back(
-    live_1_0: Books, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live_1_0: BooksProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """1.1 passes its gate and goes live; the post suite, run against the public route,
     sees 1.1 on green and fails: exit 1, the public port answers 1.0 on blue again, no
@@ -277,8 +191,8 @@ def test_a_failing_post_test_switches_back(
     post = write_suite(tmp_path / "post", {"test_live.py": POST_SUITE})
     seen_file = tmp_path / "seen.json"
     monkeypatch.setenv("SEEN_FILE", str(seen_file))
-    with TrafficRecorder(live_1_0.public, label=version_and_color) as traffic:
-        code, _, err = live_1_0.cli("release", "--post-tests", post, version="1.1")
+    with TrafficRecorder(live_1_0.url(), label=version_and_color) as traffic:
+        code, _, err = live_1_0.invoke("release", "--post-tests", post, version="1.1")
     assert code == 1, err
     assert "switched back to blue" in err
     # Green must drain before it is removed, or requests it took while live end in a 502.
@@ -291,7 +205,7 @@ def test_a_failing_post_test_switches_back(
         "green",
         "green",
     )
-    assert seen["url"] == f"http://127.0.0.1:{live_1_0.proxy_port}"
+    assert seen["url"] == f"http://127.0.0.1:{live_1_0.public}"
 
     state = live_1_0.status()
     assert (state["live_color"], state["colors"]["green"]["state"]) == ("blue", "absent")
@@ -330,7 +244,7 @@ def test_the_color_under_test_answers(flow_http, flow_release, flow_url):
 
 
 def hand_pytest(
-    books: Books, suite: str, seen: Path, *options: str
+    books: BooksProject, suite: str, seen: Path, *options: str
 ) -> subprocess.CompletedProcess[str]:
     """`python -m pytest <suite> --flow-target=app --flow-project-dir=<project>` as a user
     would type it, from the suite's folder, with none of flowgate's gate variables set."""
@@ -346,13 +260,13 @@ def hand_pytest(
 
 
 def test_pytest_flow_target_by_hand_tests_the_deployed_color(
-    live_1_0: Books, tmp_path: Path
+    live_1_0: BooksProject, tmp_path: Path
 ) -> None:
     """After `flowgate deploy` of 1.1 (green) while 1.0 (blue) is live, a suite run by hand
     with `--flow-target=app` reaches green 1.1 through the preview port; the same suite
     with `--flow-color=live` reaches blue 1.0 through the public port, which still
     answers 1.0."""
-    code, _, err = live_1_0.cli("deploy", version="1.1")
+    code, _, err = live_1_0.invoke("deploy", version="1.1")
     assert code == 0, err
     suite = write_suite(tmp_path / "hand", {"test_hand.py": HAND_SUITE})
 
@@ -366,14 +280,14 @@ def test_pytest_flow_target_by_hand_tests_the_deployed_color(
         "green",
         "green",
     )
-    assert seen["url"] == f"http://127.0.0.1:{live_1_0.preview_port}"
+    assert seen["url"] == f"http://127.0.0.1:{live_1_0.preview}"
     assert live_1_0.answer() == "1.0 (blue)"
 
     live = hand_pytest(live_1_0, suite, tmp_path / "live.json", "--flow-color=live")
     assert live.returncode == 0, live.stdout + live.stderr
     seen = json.loads((tmp_path / "live.json").read_text())
     assert (seen["body"]["version"], seen["body"]["color"]) == ("1.0", "blue")
-    assert seen["url"] == f"http://127.0.0.1:{live_1_0.proxy_port}"
+    assert seen["url"] == f"http://127.0.0.1:{live_1_0.public}"
 
     state = live_1_0.status()
     assert (state["live_color"], state["deployed_color"]) == ("blue", "green")

@@ -95,6 +95,15 @@ class TrafficRecorder:
             time.sleep(0.01)
         raise TimeoutError(f"no request answered {answer!r} within {timeout}s")
 
+    def wait_answers(self, since: float, count: int = 40, timeout: float = 30.0) -> None:
+        """Block until `count` requests started at or after `since` were answered, so that
+        `answers(since)` has weight; TimeoutError when they do not come within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while sum(self.answers(since).values()) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fewer than {count} answers within {timeout}s")
+            time.sleep(0.05)
+
     def summary(self) -> str:
         answers = ", ".join(f"{name} x{count}" for name, count in self.answers().items())
         return f"{len(self.samples)} requests, {len(self.failures)} failed; answered by: {answers}"

@@ -1,0 +1,125 @@
+"""What the end-to-end tests share: a copy of examples/books-ms under its own project name
+and free proxy ports, driven through flowgate's CLI in this process.
+
+Imported by the test modules beside it (pytest puts this folder on sys.path). The project
+is removed with `remove()` (HAProxy, containers, Swarm services, network) whatever state
+a test left it in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from flowgate.cli.app import main
+from flowgate.testing.network import free_port
+from flowgate.testing.projects import remove_project
+from flowgate.testing.traffic import version_and_color
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "books-ms"
+BOOKS_PATH = "/api/v1/books"
+BLUE_1_0, GREEN_1_1 = "1.0 (blue)", "1.1 (green)"
+#: Variables that would point flowgate or its pytest plugin somewhere else than the project.
+FOREIGN_ENV = (
+    "DOCKER_HOST",
+    "FLOW_TARGET",
+    "FLOW_PROJECT",
+    "FLOW_COMPOSE_PATH",
+    "FLOWGATE_PLUGINS",
+    "FLOWGATE_TESTS",
+    "FLOWGATE_POST_TESTS",
+    "FLOWGATE_TARGET",
+    "FLOWGATE_COLOR",
+    "FLOWGATE_PROJECT_DIR",
+    "FLOWGATE_RESULT_FILE",
+    "BOOKS_VERSION",
+)
+
+
+@contextlib.contextmanager
+def clean_env() -> Iterator[None]:
+    """No variable of the caller's shell points flowgate at another project."""
+    with pytest.MonkeyPatch.context() as env:
+        for name in FOREIGN_ENV:
+            env.delenv(name, raising=False)
+        yield
+
+
+@dataclass
+class BooksProject:
+    folder: Path
+    name: str
+    public: int  # the proxy's public port
+    preview: int  # the proxy's preview port
+
+    @classmethod
+    def create(
+        cls, folder: Path, prefix: str, gate: bool = True, settings: str = ""
+    ) -> BooksProject:
+        """The example's settings through HAProxy, with ports and timings fit for a test;
+        `gate` keeps its smoke suite as the gate, `settings` adds flowgate.yml lines."""
+        shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".flowgate", "images"))
+        books = cls(folder, prefix + secrets.token_hex(3), free_port(), free_port())
+        (folder / "flowgate.yml").write_text(
+            f"target: app\nside_targets: [db]\nproject: {books.name}\n"
+            f"service_path: [{BOOKS_PATH}]\nproxy: haproxy\n"
+            f"proxy_port: {books.public}\npreview_port: {books.preview}\n"
+            + ("tests: [tests/smoke]\n" if gate else "")
+            + "health_timeout: 60\ndrain_timeout: 1\nstop_timeout: 2\n"
+            + settings
+        )
+        return books
+
+    @property
+    def service(self) -> str:
+        return f"{self.name}-app"
+
+    def url(self, port: int | None = None) -> str:
+        return f"http://127.0.0.1:{port or self.public}{BOOKS_PATH}"
+
+    def invoke(self, *argv: str, version: str | None = None) -> tuple[int, str, str]:
+        """`flowgate <argv> -C <folder>` in this process: (exit code, stdout, stderr);
+        `version` is BOOKS_VERSION, the image tag to release."""
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.MonkeyPatch.context() as env:
+            if version:
+                env.setenv("BOOKS_VERSION", version)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main([*argv, "-C", str(self.folder), "--no-color"])
+        return code, out.getvalue(), err.getvalue()
+
+    def cli(self, *argv: str, version: str | None = None) -> str:
+        """Like `invoke`, for a verb that must succeed: its stdout."""
+        code, out, err = self.invoke(*argv, version=version)
+        assert code == 0, f"flowgate {' '.join(argv)} exited {code}: {err}"
+        return out
+
+    def data(self, *argv: str) -> Any:
+        return json.loads(self.cli(*argv, "-o", "json"))
+
+    def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.data("status")
+        return data
+
+    def history(self) -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self.data("history")
+        return data
+
+    def answer(self, port: int | None = None) -> str:
+        """What the proxy answers now on `port` (the public one by default): `1.0 (blue)`."""
+        response = requests.get(self.url(port), timeout=5)
+        assert response.status_code == 200, response.text
+        return version_and_color(response.content)
+
+    def remove(self) -> None:
+        remove_project(self.name, self.folder)
