@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import socket
 import time
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pluggy
 import pytest
+from runtime_checks import IMAGE, SpecMaker, http_get, ids
 
 from flowgate import hookspecs
 from flowgate.backends.base import DeploySpec
@@ -25,23 +25,13 @@ from flowgate.backends.runtime.docker import DockerRuntime
 from flowgate.config.compose import Build, Healthcheck, ServiceSpec, load_compose
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ReleaseFailed
-from flowgate.models import Color, Instance
+from flowgate.models import Color
 from flowgate.plugins import BackendCatalog
-from flowgate.testing.images import build_busybox_image
 from flowgate.testing.projects import remove_project
 
-IMAGE = "flowgate-test-runtime:1"
-IMAGES_DIR = Path(__file__).parent / "images"
 BLUE, GREEN = Color.BLUE, Color.GREEN
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="session")
-def test_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Build the busybox service image once per session (layers are cached by the engine)."""
-    dockerfile = (IMAGES_DIR / "busybox" / "Dockerfile").read_text()
-    return build_busybox_image(docker_client, IMAGE, dockerfile)
 
 
 @pytest.fixture
@@ -64,39 +54,6 @@ def runtime(tmp_path: Path, project: str) -> DockerRuntime:
         extra_keys=DockerRuntime.config_keys,
     )
     return DockerRuntime(settings)
-
-
-SpecMaker = Callable[..., DeploySpec]
-
-
-@pytest.fixture
-def make_spec(project: str, test_image: str) -> SpecMaker:
-    def make(
-        color: Color = BLUE, count: int = 1, timeout: float = 20.0, **service: Any
-    ) -> DeploySpec:
-        fields: dict[str, Any] = {"name": "app", "image": test_image, "ports": ["8080/tcp"]}
-        fields.update(service)
-        return DeploySpec(
-            project=project,
-            target="app",
-            service=ServiceSpec(**fields),
-            color=color,
-            count=count,
-            release_id="r-" + color,
-            health_timeout=timeout,
-        )
-
-    return make
-
-
-def http_get(address: str, path: str = "/") -> str:
-    with urllib.request.urlopen(f"http://{address}{path}", timeout=5) as response:
-        body: bytes = response.read()
-    return body.decode().strip()
-
-
-def ids(instances: list[Instance]) -> list[str]:
-    return [instance.id for instance in instances]
 
 
 def labelled(client: Any, project: str, **labels: str) -> list[Any]:

@@ -11,40 +11,30 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pluggy
 import pytest
+from runtime_checks import IMAGE, SpecMaker, http_get, ids
 
 from flowgate import hookspecs
-from flowgate.backends.base import DeploySpec
 from flowgate.backends.runtime import swarm as swarm_module
 from flowgate.backends.runtime.swarm import SwarmRuntime
 from flowgate.config.compose import Healthcheck, ServiceSpec
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ExitCode, ReleaseFailed
-from flowgate.models import Color, Instance
+from flowgate.models import Color
 from flowgate.plugins import BackendCatalog
-from flowgate.testing.images import build_busybox_image
 from flowgate.testing.projects import remove_project
 
-IMAGE = "flowgate-test-runtime:1"
-IMAGES_DIR = Path(__file__).parent / "images"
 BLUE, GREEN = Color.BLUE, Color.GREEN
 SERVE = "hostname > /www/index.html; exec httpd -f -p 8080 -h /www"
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def test_image(docker_client: Any) -> str:
-    dockerfile = (IMAGES_DIR / "busybox" / "Dockerfile").read_text()
-    return build_busybox_image(docker_client, IMAGE, dockerfile)
 
 
 @pytest.fixture
@@ -63,39 +53,6 @@ def runtime(tmp_path: Path, project: str) -> SwarmRuntime:
         extra_keys=SwarmRuntime.config_keys,
     )
     return SwarmRuntime(settings)
-
-
-SpecMaker = Callable[..., DeploySpec]
-
-
-@pytest.fixture
-def make_spec(project: str, test_image: str) -> SpecMaker:
-    def make(
-        color: Color = BLUE, count: int = 1, timeout: float = 30.0, **service: Any
-    ) -> DeploySpec:
-        fields: dict[str, Any] = {"name": "app", "image": test_image, "ports": ["8080/tcp"]}
-        fields.update(service)
-        return DeploySpec(
-            project=project,
-            target="app",
-            service=ServiceSpec(**fields),
-            color=color,
-            count=count,
-            release_id="r-" + color,
-            health_timeout=timeout,
-        )
-
-    return make
-
-
-def http_get(address: str, path: str = "/") -> str:
-    with urllib.request.urlopen(f"http://{address}{path}", timeout=5) as response:
-        body: bytes = response.read()
-    return body.decode().strip()
-
-
-def ids(instances: list[Instance]) -> list[str]:
-    return [instance.id for instance in instances]
 
 
 def services(client: Any, project: str) -> dict[str, Any]:
