@@ -8,14 +8,13 @@ their name; a recording client counts every request through the container's list
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from proxy_checks import Backend, get
 
 from flowgate.backends.base import Route
 from flowgate.backends.proxy import haproxy_container
@@ -24,7 +23,7 @@ from flowgate.backends.proxy.haproxy import HAProxyProxy, stop_haproxy
 from flowgate.backends.proxy.haproxy_container import LABEL_STATE_DIR
 from flowgate.config.settings import load_settings
 from flowgate.errors import ReleaseFailed
-from flowgate.models import Color, Instance
+from flowgate.models import Color
 from flowgate.testing.haproxy_image import build_haproxy_image
 from flowgate.testing.network import free_port
 from flowgate.testing.traffic import TrafficRecorder
@@ -35,57 +34,14 @@ DOCKER_HOST = "unix:///var/run/docker.sock"
 SERVICE = "shop-app"
 
 
-class NamedBackend:
-    """An HTTP/1.1 keep-alive server on loopback that answers with its own name."""
-
-    def __init__(self, name: str) -> None:
-        body = name.encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: object, client_address: object) -> None:
-                pass  # HAProxy's TCP health checks connect and reset; that is no error
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        address = f"127.0.0.1:{self.server.server_address[1]}"
-        self.instance = Instance(name, address, "running", True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def docker_client() -> Iterator[Any]:
-    import docker
-
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
 @pytest.fixture(scope="module")
 def image(docker_client: Any) -> str:
     return build_haproxy_image(docker_client, IMAGE)
 
 
 @pytest.fixture
-def backends() -> Iterator[dict[str, NamedBackend]]:
-    made = {name: NamedBackend(name) for name in ("blue1", "green1", "green2")}
+def backends() -> Iterator[dict[str, Backend]]:
+    made = {name: Backend(name) for name in ("blue1", "green1", "green2")}
     yield made
     for backend in made.values():
         backend.close()
@@ -118,7 +74,7 @@ def make_proxy(project_dir: Path, image: str, **flags: object) -> HAProxyProxy:
     return HAProxyProxy(settings)
 
 
-def route(live: list[NamedBackend], preview: list[NamedBackend], **kw: Any) -> Route:
+def route(live: list[Backend], preview: list[Backend], **kw: Any) -> Route:
     return Route(
         service=kw.get("service", SERVICE),
         paths=kw.get("paths", ("/",)),
@@ -129,20 +85,8 @@ def route(live: list[NamedBackend], preview: list[NamedBackend], **kw: Any) -> R
     )
 
 
-def get(port: int, path: str = "/", headers: dict[str, str] | None = None) -> tuple[int, str]:
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
-
-
 def test_container_routes_switches_and_reloads_without_losing_a_request(
-    project: Path, image: str, docker_client: Any, backends: dict[str, NamedBackend]
+    project: Path, image: str, docker_client: Any, backends: dict[str, Backend]
 ) -> None:
     """The master runs as PID 1 of a host-network container (no local HAProxy process),
     serves public and preview routes, takes a Runtime API switch without a reload and a
@@ -193,7 +137,7 @@ def test_container_routes_switches_and_reloads_without_losing_a_request(
 
 
 def test_project_path_with_spaces_colon_and_long_name_mounts_its_socket_dir(
-    tmp_path: Path, image: str, docker_client: Any, backends: dict[str, NamedBackend]
+    tmp_path: Path, image: str, docker_client: Any, backends: dict[str, Backend]
 ) -> None:
     """A path too long for a unix socket keeps its sockets in a private dir under the temp
     dir: the container gets that dir mounted too, at the same path."""
@@ -238,7 +182,7 @@ def test_config_is_checked_in_a_one_off_container_without_local_haproxy(
 
 
 def test_container_that_cannot_bind_its_port_fails_with_haproxy_alert(
-    project: Path, image: str, docker_client: Any, backends: dict[str, NamedBackend]
+    project: Path, image: str, docker_client: Any, backends: dict[str, Backend]
 ) -> None:
     """A taken public port: the container exits, the error quotes HAProxy's ALERT, and
     neither the container nor a config that never served is left behind."""

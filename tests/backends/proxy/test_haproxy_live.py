@@ -6,16 +6,15 @@ every change and keeps every status it saw; a single failed request fails the te
 
 from __future__ import annotations
 
-import http.client
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from proxy_checks import Backend, get
 
 from flowgate.backends.base import Route
 from flowgate.backends.proxy import haproxy as haproxy_module
@@ -29,54 +28,6 @@ from flowgate.testing.traffic import TrafficRecorder
 
 pytestmark = pytest.mark.haproxy
 SERVICE = "shop-app"
-
-
-class Backend:
-    """An HTTP/1.1 keep-alive server on loopback that answers with its own name."""
-
-    def __init__(self, name: str) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                if self.path.startswith("/slow"):
-                    time.sleep(2.0)
-                body = name.encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            def handle_error(self, request: object, client_address: object) -> None:
-                pass  # HAProxy's TCP health checks connect and reset; that is no error
-
-        self.name = name
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def instance(self) -> Instance:
-        return Instance(self.name, f"127.0.0.1:{self.server.server_address[1]}", "running", True)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def get(port: int, path: str = "/", headers: dict[str, str] | None = None) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
 
 
 @pytest.fixture
@@ -254,22 +205,32 @@ HAProxyProxy(s).apply(Route("shop-app", ("/",), live_color=Color.BLUE, live=live
 def test_switch_keeps_in_flight_requests_and_wait_drained_waits_for_them(
     proxy: HAProxyProxy, backends: dict[str, Backend]
 ) -> None:
+    """A request blue1 holds survives the switch to green1, and wait_drained returns only
+    once it has been answered."""
     public, _ = ports(proxy)
+    blue = backends["blue1"]
     proxy.apply(route(backends, ["blue1"], []))
     answers: list[tuple[int, str]] = []
     slow = threading.Thread(target=lambda: answers.append(get(public, "/slow")))
     slow.start()
-    time.sleep(0.3)
+    while blue.in_flight == 0:
+        time.sleep(0.01)
     proxy.apply(route(backends, ["green1"], []))
-    started = time.monotonic()
-    proxy.wait_drained(SERVICE, [backends["blue1"].instance], timeout=5)
-    waited = time.monotonic() - started
+    assert get(public) == (200, "green1")
+
+    drained = threading.Event()
+    waiter = threading.Thread(
+        target=lambda: (proxy.wait_drained(SERVICE, [blue.instance], timeout=30), drained.set())
+    )
+    waiter.start()
+    assert not drained.wait(1.0)  # blue1 still holds the request: no return yet
+    blue.release.set()
+    assert drained.wait(10)
     slow.join(5)
     assert answers == [(200, "blue1")]
-    assert 0.5 < waited < 5
-    started = time.monotonic()
-    proxy.wait_drained(SERVICE, [backends["blue1"].instance], timeout=5)
-    assert time.monotonic() - started < 0.5
+    again = time.monotonic()
+    proxy.wait_drained(SERVICE, [blue.instance], timeout=30)
+    assert time.monotonic() - again < 10  # nothing left to drain: no waiting out the 30 s
 
 
 def test_remove_stops_routing_the_service(
