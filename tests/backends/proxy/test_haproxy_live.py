@@ -248,6 +248,28 @@ def test_remove_stops_routing_the_service(
     assert get(public, "/")[0] == 404
 
 
+@pytest.mark.parametrize("socket_path_length", [95, 96, 100])
+def test_sockets_move_out_when_haproxys_temp_name_would_not_fit(
+    tmp_path: Path, backends: dict[str, Backend], socket_path_length: int
+) -> None:
+    """HAProxy binds `<socket>.<pid>.tmp` before renaming it, so a socket path within the
+    108-byte limit can still fail ("Cannot create the listener of the master CLI"): from
+    96 bytes on, the sockets go to a short private dir and HAProxy starts."""
+    base = len(str(tmp_path.resolve() / "p" / ".flowgate" / "haproxy" / "master.sock"))
+    project = tmp_path / ("p" + "x" * (socket_path_length - base))
+    project.mkdir()
+    flags = {"proxy_port": free_port(), "preview_port": free_port()}
+    settings = load_settings(project, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
+    proxy = HAProxyProxy(settings)
+    assert len(str(proxy.files.root / "master.sock")) == socket_path_length
+    try:
+        proxy.apply(route(backends, ["blue1"], []))
+        assert get(ports(proxy)[0]) == (200, "blue1")
+        assert (proxy.files.socket_dir == proxy.files.root) is (socket_path_length <= 95)
+    finally:
+        assert proxy.shutdown()
+
+
 def test_project_dir_with_spaces_and_a_long_path(
     tmp_path: Path, backends: dict[str, Backend]
 ) -> None:

@@ -24,7 +24,9 @@ from pathlib import Path
 from flowgate.errors import BackendUnreachable, ReleaseFailed
 
 SAFE_PATH_RE = re.compile(r"^[A-Za-z0-9._/-]+$")
-MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes; keep a margin
+# sun_path holds 107 bytes and a NUL; HAProxy binds `<path>.<pid>.tmp` (and keeps a
+# `.bak`) before renaming, and a pid has up to 7 digits: 107 - len(".4194304.tmp").
+MAX_SOCKET_PATH = 95
 RUNTIME_ERRORS = ("No such", "Require", "Invalid", "Unknown command", "Permission denied")
 
 
