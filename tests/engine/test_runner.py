@@ -13,7 +13,7 @@ from flowgate import hookimpl
 from flowgate.config.scale import parse_scale
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import target_status
-from flowgate.errors import GateFailed, LockHeld, ReleaseFailed, UsageError
+from flowgate.errors import GateFailed, LockHeld, ReleaseFailed, RollbackFailed, UsageError
 from flowgate.models import Color, ReleaseState, TestResult
 from flowgate.testing.fakes import fake_state
 
@@ -121,6 +121,42 @@ def test_failed_deploy_changes_nothing(engine: Make, fakes: Fakes, project: Path
     shown = target_status(engine().ctx)["release"]
     assert (shown["id"], shown["state"], shown["step"]) == (last.id, "failed", "deploy")
     assert "did not become healthy" in shown["error"]
+
+
+def test_a_deploy_that_fails_before_starting_anything_keeps_the_rollback_color(
+    engine: Make, fakes: Fakes, project: Path
+) -> None:
+    """A missing image fails the deploy before any container is touched: blue, stopped and
+    kept for rollback, stays, and rollback still brings it back."""
+    for _ in range(2):
+        engine().deploy()
+        engine().promote()
+    assert states(fakes) == {"blue": ["exited"], "green": ["running"]}
+    store = fake_state(project, "runtime")
+    store.save({**store.load(), "fail_before_deploy": True})
+    with pytest.raises(ReleaseFailed, match="image of app not found"):
+        engine().deploy()
+    assert states(fakes) == {"blue": ["exited"], "green": ["running"]}
+    assert engine().ctx.state.deployed_color is Color.GREEN
+    failed = engine().ctx.registry.releases("books-app")[0]
+    assert (failed.outcome, failed.color) == ("failed", None)  # it put nothing on blue
+    assert engine().rollback().color is Color.BLUE
+    assert route(fakes)["live_color"] == "blue"
+
+
+def test_a_rollback_whose_switch_fails_is_a_rollback_failure_and_changes_nothing(
+    engine: Make, fakes: Fakes, project: Path
+) -> None:
+    for _ in range(2):
+        engine().deploy()
+        engine().promote()
+    store = fake_state(project, "proxy")
+    store.save({**store.load(), "fail_apply": True})
+    with pytest.raises(RollbackFailed, match=r"rollback to blue failed: .*; green still serves"):
+        engine().rollback()
+    assert RollbackFailed.exit_code == 6
+    assert engine().ctx.state.live_color is Color.GREEN
+    assert states(fakes) == {"blue": ["exited"], "green": ["running"]}
 
 
 def test_failed_proxy_switch_keeps_the_live_color(engine: Make, project: Path) -> None:

@@ -38,6 +38,10 @@ def new_release_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
 
 
+#: Instance states of containers (docker) or tasks (swarm) that are not running.
+STOPPED_STATES = frozenset({"exited", "shutdown", "dead"})
+
+
 class Engine:
     def __init__(self, context: ReleaseContext) -> None:
         self.ctx = context
@@ -202,11 +206,22 @@ class Engine:
 
     def _discard_failed_deploy(self, color: Color, previewed: bool) -> None:
         """Remove what a failed deploy left; the error that failed it is what gets reported,
-        and `deploy` stays the release's step in `status`."""
+        and `deploy` stays the release's step in `status`.
+
+        A deploy that failed before starting anything (a missing image, a failed build or
+        side target) leaves only stopped containers there: the color kept for rollback.
+        Those stay, and the release is recorded as having put nothing on the color, so
+        `rollback` can still bring them back."""
         release = self.ctx.release
         failed_step = release.step if release else None
         try:
-            self._discard_new(color, touch_proxy=previewed)
+            found = self.ctx.runtime.instances(self.ctx.project, self.ctx.target, color)
+            if previewed or any(i.state not in STOPPED_STATES for i in found):
+                self._discard_new(color, touch_proxy=previewed)
+            else:
+                self._save_state(deployed_color=self.ctx.state.live_color)
+                if release is not None:
+                    release.color = None
         except FlowgateError as err:
             log.warning("could not remove the failed %s: %s", color, err)
         if release is not None:
@@ -351,15 +366,24 @@ class Engine:
         with self._operation(timeout, new_release=True):
             release = self._deploy(scale, keep_failed)
             release.state = ReleaseState.RUNNING
-            assert release.color is not None
-            if suites:
-                result = self._gate(suites, release.color, "gate")
-                if not result.ok:
-                    release.state = ReleaseState.GATE_FAILED
-                    if not keep_failed:
-                        self._discard_new(release.color)
-                    raise GateFailed(gate_message(result))
-            return self._promote(post_tests, keep_failed)
+            color = release.color
+            assert color is not None
+            try:
+                if suites:
+                    result = self._gate(suites, color, "gate")
+                    if not result.ok:
+                        release.state = ReleaseState.GATE_FAILED
+                        raise GateFailed(gate_message(result))
+                return self._promote(post_tests, keep_failed)
+            except FlowgateError:
+                # Whatever stopped it before the switch (a closed gate, the deadline, an
+                # unhealthy instance, a failed switch), a release leaves no color deployed.
+                if not keep_failed and self.ctx.state.new_color == color:
+                    try:
+                        self._discard_new(color)
+                    except FlowgateError as err:
+                        log.warning("could not remove the failed %s: %s", color, err)
+                raise
 
     def abort(self) -> Release | None:
         with self._operation():
@@ -415,9 +439,16 @@ class Engine:
             try:
                 self._step("start", lambda: self.ctx.runtime.start(spec))
                 self._route(previous, None)
-            except FlowgateError:
-                self.ctx.runtime.stop(self.ctx.project, self.ctx.target, previous)
-                raise
+            except FlowgateError as err:
+                # A failed proxy apply keeps the old routing, so `live` still serves.
+                try:
+                    self.ctx.runtime.stop(self.ctx.project, self.ctx.target, previous)
+                except FlowgateError as stop_err:
+                    log.warning("could not stop %s again: %s", previous, stop_err)
+                raise RollbackFailed(
+                    f"rollback to {previous} failed: {err}; {live} still serves "
+                    "(`flowgate status` shows both colors)"
+                ) from err
             self._save_state(
                 live_color=previous,
                 deployed_color=previous,
@@ -425,7 +456,8 @@ class Engine:
                 release_id=release.id,
             )
             release.state = ReleaseState.LIVE
-            self._step("stop_old", lambda: self._hook("stop_old", color=live))
+            # Switched: stopping the other color completes the rollback, deadline or not.
+            self._step("stop_old", lambda: self._hook("stop_old", color=live), cleanup=True)
             finish(self.ctx, release, "succeeded")
             return release
 

@@ -82,6 +82,9 @@ class FakeRuntime(Runtime):
 
     def deploy(self, spec: DeploySpec) -> list[Instance]:
         data = self.store.load()
+        if data.pop("fail_before_deploy", False):  # like a missing image: nothing touched
+            self.store.save(data)
+            raise ReleaseFailed(f"image of {spec.target} not found")
         if data.pop("fail_deploy", False):
             data.get("containers", {}).pop(self._key(spec.project, spec.target, spec.color), None)
             self.store.save(data)
