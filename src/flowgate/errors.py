@@ -73,7 +73,11 @@ class LockHeld(FlowgateError):
         expires_in: float | None = None,
         ttl: float | None = None,
     ):
-        who = ", ".join(f"{key}={value}" for key, value in holder.items() if value is not None)
+        who = ", ".join(
+            f"{key}={value}"
+            for key, value in holder.items()
+            if value is not None and key != "pid_namespace"  # for machines, not people
+        )
         if expires_in is not None:
             # Rounded up: "expires in 0 s" would invite a retry that is still refused.
             when = f"; it expires in {max(1, math.ceil(expires_in))} s unless renewed"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from flowgate import hookimpl
-from flowgate.engine.context import ReleaseContext, abandoned
+from flowgate.engine.context import ReleaseContext, abandoned, holder_identity, pid_namespace
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import target_status
 from flowgate.engine.steps import deploy_spec
@@ -82,7 +82,7 @@ def test_a_lock_left_by_a_killed_process_on_this_host_is_taken_over(
     engine().deploy()
     engine().promote()
     killed = engine()
-    dead = {"host": socket.gethostname(), "pid": dead_pid(), "user": "ci", "release": None}
+    dead = {**holder_identity(), "pid": dead_pid(), "user": "ci"}
     lock = killed.ctx.registry.acquire_lock("books-app", dead, 60)
     release = killed._start_release()
     release.color = Color.GREEN
@@ -117,11 +117,14 @@ def test_a_lock_held_by_a_live_process_is_refused_with_its_expiry(engine: Make) 
 @pytest.mark.parametrize(
     ("holder", "expected"),
     [
-        ({"host": socket.gethostname(), "pid": "dead"}, True),
-        ({"host": socket.gethostname(), "pid": "self"}, False),
-        ({"host": socket.gethostname(), "pid": "parent"}, False),
-        ({"host": "another-machine", "pid": "dead"}, False),
-        ({"host": socket.gethostname()}, False),
+        ({"host": socket.gethostname(), "pid": "dead", "pid_namespace": "ours"}, True),
+        ({"host": socket.gethostname(), "pid": "self", "pid_namespace": "ours"}, False),
+        ({"host": socket.gethostname(), "pid": "parent", "pid_namespace": "ours"}, False),
+        ({"host": "another-machine", "pid": "dead", "pid_namespace": "ours"}, False),
+        ({"host": socket.gethostname(), "pid_namespace": "ours"}, False),
+        # same hostname, another container's PID namespace: its pid means nothing here
+        ({"host": socket.gethostname(), "pid": "dead", "pid_namespace": "pid:[1]"}, False),
+        ({"host": socket.gethostname(), "pid": "dead"}, False),  # namespace unknown
     ],
 )
 def test_only_a_gone_process_on_this_host_has_abandoned_its_lock(
@@ -130,6 +133,8 @@ def test_only_a_gone_process_on_this_host_has_abandoned_its_lock(
     pids = {"dead": dead_pid(), "self": os.getpid(), "parent": os.getppid()}
     if "pid" in holder:
         holder = {**holder, "pid": pids[holder["pid"]]}
+    if holder.get("pid_namespace") == "ours":
+        holder = {**holder, "pid_namespace": pid_namespace()}
     assert abandoned(holder) is expected
 
 

@@ -88,16 +88,35 @@ def holder_identity(release_id: str | None = None) -> dict[str, Any]:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid())
-    return {"host": socket.gethostname(), "pid": os.getpid(), "user": user, "release": release_id}
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "user": user,
+        "release": release_id,
+        "pid_namespace": pid_namespace(),
+    }
+
+
+def pid_namespace() -> str | None:
+    """This process's PID namespace (`pid:[4026531836]`): two containers may share a
+    hostname, but a pid means the same process only within one namespace."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def abandoned(holder: dict[str, Any]) -> bool:
-    """True when the lock's holder ran on this host and its process is gone (`kill -9`,
-    a crash), so waiting for the lock to expire would only block everyone for nothing."""
+    """True when the lock's holder ran on this host, in this PID namespace, and its
+    process is gone (`kill -9`, a crash), so waiting for the lock to expire would only
+    block everyone for nothing. A holder whose namespace cannot be compared never is."""
     import socket
 
     pid = holder.get("pid")
     if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    namespace = pid_namespace()
+    if namespace is None or holder.get("pid_namespace") != namespace:
         return False
     if pid == os.getpid():
         return False
