@@ -157,18 +157,26 @@ class Engine:
         last.outcome, last.ended = "interrupted", last.ended or last.started
         last.error = f"the process running it stopped during {last.step}"
         self.ctx.registry.save_release(last)
-        if last.kind == "rollback" and last.color and last.color != self.ctx.state.live_color:
-            # It died before switching: the color it was bringing back was stopped before.
-            self.ctx.registry.deregister_instances(self.ctx.service_name, last.color)
-            self.ctx.runtime.stop(self.ctx.project, self.ctx.target, last.color)
         new = self.ctx.state.new_color
         preview = new if new and running(self.ctx, new) else None
+        # The proxy first: a rollback that died after its switch but before saving the
+        # state has the proxy on the color it was bringing back.
         self._hook(
             "reconfigure_proxy",
             live_color=self.ctx.state.live_color,
             preview_color=preview,
             live_limit=None,
         )
+        if last.kind == "rollback" and last.color and last.color != self.ctx.state.live_color:
+            # The color it was bringing back was stopped before: stop it again, once the
+            # requests the proxy may have sent it are answered.
+            self.ctx.proxy.wait_drained(
+                self.ctx.service_name,
+                list(running(self.ctx, last.color)),
+                self.ctx.settings.drain_timeout,
+            )
+            self.ctx.registry.deregister_instances(self.ctx.service_name, last.color)
+            self.ctx.runtime.stop(self.ctx.project, self.ctx.target, last.color)
 
     # -- deploy ---------------------------------------------------------------------------
 
