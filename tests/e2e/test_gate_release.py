@@ -98,6 +98,7 @@ def test_a_passing_gate_promotes(new_books: BooksProject) -> None:
         traffic.wait_for("1.1 (green)")
     assert code == 0, err
     assert traffic.failures == [], traffic.summary()
+    assert len(traffic.samples) >= 50, traffic.summary()  # it did run
     assert new_books.answer() == "1.1 (green)"
 
     state = new_books.status()
@@ -197,6 +198,7 @@ def test_a_failing_post_test_switches_back(
     assert "switched back to blue" in err
     # Green must drain before it is removed, or requests it took while live end in a 502.
     assert traffic.failures == [], traffic.summary()
+    assert len(traffic.samples) >= 50, traffic.summary()  # it did run
     assert live_1_0.answer() == "1.0 (blue)"
 
     seen = json.loads(seen_file.read_text())

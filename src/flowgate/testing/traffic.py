@@ -126,8 +126,8 @@ class TrafficRecorder:
             except (OSError, http.client.HTTPException) as err:
                 answer = repr(err)
                 conn.close()
-            except (ValueError, LookupError) as err:  # a 2xx body `label` cannot read
-                answer = f"unreadable answer: {err!r}"
+            except Exception as err:  # a 2xx body `label` cannot read, or anything else:
+                answer = f"unreadable answer: {err!r}"  # counted, never a silently dead thread
             self.samples.append(Sample(started, time.monotonic() - started, status, answer, ok))
             if not keep_alive:
                 conn.close()
