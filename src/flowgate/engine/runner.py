@@ -323,18 +323,26 @@ class Engine:
                 f"post-promotion tests failed and switching back to {old} failed: {err}; "
                 f"the proxy still serves {new}: run `flowgate rollback`"
             ) from err
+        # `new` stays the deployed color until it is gone, so `abort` finds it if removing
+        # it fails; that failure is a warning: the switch back, the news, has happened.
         self._save_state(
             live_color=old,
-            deployed_color=new if keep_failed else old,
+            deployed_color=new,
             scale=len(running(self.ctx, old)) if old else None,
         )
         if not keep_failed:
-            # Requests the new color took while live must finish before it is removed.
-            self.ctx.proxy.wait_drained(
-                self.ctx.service_name, list(running(self.ctx, new)), self.ctx.settings.drain_timeout
-            )
-            self.ctx.registry.deregister_instances(self.ctx.service_name, new)
-            self.ctx.runtime.remove(self.ctx.project, self.ctx.target, new)
+            try:
+                # Requests the new color took while live must finish before it is removed.
+                self.ctx.proxy.wait_drained(
+                    self.ctx.service_name,
+                    list(running(self.ctx, new)),
+                    self.ctx.settings.drain_timeout,
+                )
+                self.ctx.registry.deregister_instances(self.ctx.service_name, new)
+                self.ctx.runtime.remove(self.ctx.project, self.ctx.target, new)
+                self._save_state(deployed_color=old)
+            except FlowgateError as err:
+                log.warning("could not remove %s (`flowgate abort` removes it): %s", new, err)
         if self.ctx.release is not None:
             self.ctx.release.state = ReleaseState.ROLLED_BACK
         raise ReleaseFailed(
