@@ -13,7 +13,14 @@ from flowgate import hookimpl
 from flowgate.config.scale import parse_scale
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import target_status
-from flowgate.errors import GateFailed, LockHeld, ReleaseFailed, RollbackFailed, UsageError
+from flowgate.errors import (
+    FlowgateError,
+    GateFailed,
+    LockHeld,
+    ReleaseFailed,
+    RollbackFailed,
+    UsageError,
+)
 from flowgate.models import Color, ReleaseState, TestResult
 from flowgate.testing.fakes import fake_state
 
@@ -490,3 +497,31 @@ def test_the_suite_verdict_is_told_before_its_step_ends(engine: Make) -> None:
     verdict = events.index(("tests-finished", "gate"))
     assert events[verdict - 1] == ("step-started", "test")
     assert events[verdict + 1] == ("step-finished", "test")
+
+
+def test_a_deploy_that_fails_before_touching_anything_keeps_the_deployed_release_current(
+    engine: Make, fakes: Fakes
+) -> None:
+    """green is deployed and passed its gate; a second deploy fails in pick_color. green's
+    release stays the current one, so it can still be promoted without testing again."""
+    engine().deploy()
+    engine().promote()
+    with_gate(engine(), Gate(0)).release(["tests"], [])  # green live
+    gated = with_gate(engine(), Gate(0))
+    gated.deploy()
+    gated.test(["tests"])
+    deployed = engine().ctx.state.release_id
+
+    class Broken:
+        @hookimpl(tryfirst=True)
+        def pick_color(self, context: Any) -> Color:
+            raise FlowgateError("no color for you")
+
+    failing = engine()
+    failing.ctx.pm.register(Broken())
+    with pytest.raises(FlowgateError, match="no color for you"):
+        failing.deploy()
+    assert engine().ctx.state.release_id == deployed
+    assert engine().ctx.registry.releases("books-app")[0].outcome == "failed"
+    promoted = engine(tests=["tests"]).promote()
+    assert promoted is not None and promoted.id == deployed

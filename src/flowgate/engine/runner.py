@@ -181,15 +181,23 @@ class Engine:
     # -- deploy ---------------------------------------------------------------------------
 
     def _deploy(self, scale: ScaleSpec | None, keep_failed: bool = False) -> Release:
+        replaced = self.ctx.state.release_id
         release = self._start_release()
         state = self.ctx.state
-        color: Color = self._step("pick_color", lambda: self._hook("pick_color"))
-        if color == state.live_color:
-            raise FlowgateError(f"pick_color chose the live color {color}; refusing")
+        try:
+            color: Color = self._step("pick_color", lambda: self._hook("pick_color"))
+            if color == state.live_color:
+                raise FlowgateError(f"pick_color chose the live color {color}; refusing")
+            # Before anything is live, Compose's `deploy.replicas` is the count to start from.
+            current = state.scale if state.live_color else self.ctx.service.replicas
+            release.instances = resolve_count(scale, current)
+        except FlowgateError:
+            if state.new_color is not None:
+                # Nothing was touched: the deployed release before stays the current one,
+                # with the gate it passed (this one is in the history, failed).
+                self._save_state(release_id=replaced)
+            raise
         release.color = color
-        # Before anything is live, Compose's `deploy.replicas` is the count to start from.
-        current = state.scale if state.live_color else self.ctx.service.replicas
-        release.instances = resolve_count(scale, current)
         # Saved before the deploy starts, so a deploy that dies half-way still names its
         # color as the new one: `status` shows it and `abort` removes it.
         self._save_state(deployed_color=color)
