@@ -399,3 +399,19 @@ def test_compose_keys_flowgate_does_not_use_are_reported_once(
     assert err == (
         "flowgate: warning: docker-compose.yml: not used by flowgate: services.app.restart\n"
     )
+
+
+def test_a_failed_release_still_prints_its_record_for_o_json(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pipeline reading `-o json` gets the closed gate's record with the exit code 7."""
+    (project / "gate").mkdir()
+    (project / "gate" / "test_no.py").write_text("def test_no():\n    assert False\n")
+    code, out, err = run(capsys, "release", "--tests", "gate", "-q", "-o", "json")
+    assert code == 7
+    assert err.startswith("flowgate: error: test gate failed")
+    data = json.loads(out)
+    assert data["release"]["outcome"] == "gate-failed"
+    assert data["release"]["tests"]["failed_ids"] == ["gate/test_no.py::test_no"]
+    code, out, _ = run(capsys, "release", "--tests", "gate", "-q")
+    assert (code, out) == (7, "")  # the table format prints no data for a failure

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from flowgate.cli.context import open_project
@@ -10,6 +12,7 @@ from flowgate.cli.render import color_result
 from flowgate.cli.suites import check_suites
 from flowgate.config.scale import parse_scale
 from flowgate.engine.runner import Engine
+from flowgate.errors import FlowgateError
 
 
 @click.command()
@@ -46,12 +49,21 @@ def release(
     settings = context.settings
     check_suites(settings, "tests", "post_tests")
     spec = parse_scale(settings.scale) if settings.scale else None
-    done = Engine(context).release(
-        list(settings.tests),
-        list(settings.post_tests),
-        spec,
-        keep_failed,
-        timeout or settings.timeout or None,
-    )
+    try:
+        done = Engine(context).release(
+            list(settings.tests),
+            list(settings.post_tests),
+            spec,
+            keep_failed,
+            timeout or settings.timeout or None,
+        )
+    except FlowgateError:
+        # A pipeline asking for -o json gets the failed release's record too (its outcome,
+        # failed test ids, error), beside the exit code and the one-line error.
+        if output().format != "table" and context.release is not None:
+            with contextlib.suppress(FlowgateError):
+                live = context.state.live_color
+                color_result(output(), context, context.release, live, "")
+        raise
     live = context.state.live_color
     color_result(output(), context, done, live, f"{context.target}: {live} is live")
