@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
 from flowgate.backends.proxy.haproxy_config import check_domain, check_path, check_service_name
+from flowgate.backends.runtime.docker_engine import docker_reason
 from flowgate.config.keys import Key, parse_bool, parse_port, parse_str
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
 
@@ -193,7 +194,7 @@ class DockerFlowProxy(Proxy):
                 self._run(client, name)
         # The engine's own answers (APIError) are HTTP errors too: they come first.
         except docker.errors.DockerException as err:
-            failed = f"cannot start {name} on {docker_host}: {_docker_reason(err)}"
+            failed = f"cannot start {name} on {docker_host}: {docker_reason(err)}"
             raise ReleaseFailed(failed) from err
         except requests.RequestException as err:
             unreachable = f"cannot reach the proxy's Docker host {docker_host}: {err}"
@@ -238,11 +239,6 @@ def _reason(err: Exception) -> str:
     if isinstance(err, requests.Timeout):
         return "timed out"
     return text.splitlines()[0] if text else type(err).__name__
-
-
-def _docker_reason(err: Exception) -> str:
-    explanation = getattr(err, "explanation", None)
-    return str(explanation or err).splitlines()[0]
 
 
 def _message(response: Response) -> str:

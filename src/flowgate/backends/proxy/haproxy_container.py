@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 from flowgate.backends.proxy import haproxy_control as control
 from flowgate.backends.proxy.haproxy_control import HAProxyFiles, ProcInfo
+from flowgate.backends.runtime.docker_engine import docker_reason
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ class HAProxyContainer:
                 ) from err
             except docker.errors.DockerException as err:
                 raise ReleaseFailed(
-                    f"haproxy: cannot check the config in {self.image}: {_reason(err)}"
+                    f"haproxy: cannot check the config in {self.image}: {docker_reason(err)}"
                 ) from err
 
     # -- the container ------------------------------------------------------------------
@@ -190,7 +191,7 @@ class HAProxyContainer:
             self._marker.unlink(missing_ok=True)
             raise ReleaseFailed(
                 f"haproxy: cannot start container {self.name} from {self.image} on "
-                f"{self.docker_host}: {_reason(err)}"
+                f"{self.docker_host}: {docker_reason(err)}"
             ) from err
 
     def _wait_for_worker(self, container: Container, timeout: float) -> ProcInfo:
@@ -290,13 +291,13 @@ def _connect(docker_host: str) -> Iterator[DockerClient]:
         client = docker.from_env(timeout=30, environment=environment)
     except docker.errors.DockerException as err:
         raise BackendUnreachable(
-            f"haproxy: cannot reach the proxy's Docker host {docker_host}: {_reason(err)}"
+            f"haproxy: cannot reach the proxy's Docker host {docker_host}: {docker_reason(err)}"
         ) from err
     try:
         yield client
     # The engine's own answers (APIError) are HTTP errors too: they come first.
     except docker.errors.DockerException as err:
-        raise ReleaseFailed(f"haproxy: Docker host {docker_host}: {_reason(err)}") from err
+        raise ReleaseFailed(f"haproxy: Docker host {docker_host}: {docker_reason(err)}") from err
     except requests.RequestException as err:
         raise BackendUnreachable(
             f"haproxy: cannot reach the proxy's Docker host {docker_host}: {err}"
@@ -317,9 +318,3 @@ def _find(client: DockerClient, name: str) -> Container | None:
 def _user() -> str:
     """Run as flowgate's own user, so the sockets HAProxy creates are flowgate's to use."""
     return f"{os.getuid()}:{os.getgid()}"
-
-
-def _reason(err: Exception) -> str:
-    explanation: Any = getattr(err, "explanation", None)
-    text = str(explanation or err)
-    return text.splitlines()[0] if text else type(err).__name__

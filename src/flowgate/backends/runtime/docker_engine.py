@@ -93,5 +93,10 @@ class EngineConnection:
         except requests.ConnectionError as err:
             raise self._unreachable(err) from err
         except docker.errors.DockerException as err:
-            reason = getattr(err, "explanation", None) or str(err)
-            raise ReleaseFailed(f"docker: {action} failed: {reason}") from err
+            raise ReleaseFailed(f"docker: {action} failed: {docker_reason(err)}") from err
+
+
+def docker_reason(err: Exception) -> str:
+    """The first line of what the Docker engine or SDK said went wrong."""
+    text = str(getattr(err, "explanation", None) or err)
+    return text.splitlines()[0] if text else type(err).__name__
