@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flowgate.backends.runtime.docker_engine import docker_reason
 from flowgate.errors import ReleaseFailed
 
 if TYPE_CHECKING:
@@ -91,9 +92,8 @@ def ensure_image(client: DockerClient, project: str, service: ServiceSpec, pull:
     try:
         _pull(client, name)
     except docker.errors.APIError as err:
-        reason = getattr(err, "explanation", None) or str(err)
         raise ReleaseFailed(
-            f"image {name} not found locally and could not be pulled: {reason}"
+            f"image {name} not found locally and could not be pulled: {docker_reason(err)}"
         ) from err
     return name
 
