@@ -15,7 +15,7 @@ URL=http://127.0.0.1:8000/api/v1/books
 
 cleanup() {
     touch "$WORK/stop-traffic"
-    python3 -c 'import sys, pathlib; from flowgate.backends.proxy.haproxy import stop_haproxy; stop_haproxy(pathlib.Path(sys.argv[1]))' "$WORK" || true
+    python3 -c 'import sys, pathlib; from flowgate.testing.projects import leave_haproxy; leave_haproxy(pathlib.Path(sys.argv[1]))' "$WORK" || true
     ids=$(docker ps -aq --filter "label=io.flowgate.project=$FLOW_PROJECT")
     [ -z "$ids" ] || docker rm -f $ids >/dev/null
     docker network rm "${FLOW_PROJECT}_default" >/dev/null 2>&1 || true

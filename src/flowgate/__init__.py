@@ -10,7 +10,7 @@ import pluggy
 hookimpl = pluggy.HookimplMarker("flowgate")
 
 from flowgate.errors import ExitCode, FlowgateError  # noqa: E402
-from flowgate.models import Color, Instance, Release, TargetState, TestResult  # noqa: E402
+from flowgate.models import Color, Instance, Release, Route, TargetState, TestResult  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -20,6 +20,7 @@ __all__ = [
     "FlowgateError",
     "Instance",
     "Release",
+    "Route",
     "TargetState",
     "TestResult",
     "__version__",

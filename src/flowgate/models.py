@@ -214,3 +214,31 @@ def _stored_color(data: dict[str, Any], key: str) -> Color | None:
         return Color(value)
     except ValueError:
         raise ValueError(f"{key}: expected blue or green, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the proxy must serve for one target.
+
+    Its values are checked when it is built (`flowgate.route_values`), once for every
+    proxy: a bad name, path or domain raises ConfigError naming the key, before any proxy
+    sees it. No path means `/`; domains are lowercased.
+    """
+
+    service: str  # <project>-<target>
+    paths: tuple[str, ...] = ("/",)
+    domains: tuple[str, ...] = ()
+    port: str | None = None  # the target's container port, e.g. "8080/tcp"
+    live_color: Color | None = None
+    live: tuple[Instance, ...] = ()
+    preview_color: Color | None = None
+    preview: tuple[Instance, ...] = ()
+
+    def __post_init__(self) -> None:
+        from flowgate.route_values import check_domain, check_path, check_service_name
+
+        check_service_name(self.service)
+        paths = tuple(check_path(path) for path in self.paths) or ("/",)
+        domains = tuple(check_domain(domain) for domain in self.domains)
+        object.__setattr__(self, "paths", paths)
+        object.__setattr__(self, "domains", domains)

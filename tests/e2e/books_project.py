@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import requests
 
+from flowgate.backends.proxy.haproxy_control import HAProxyFiles
 from flowgate.cli.app import main
 from flowgate.testing.network import free_port
 from flowgate.testing.projects import remove_project
@@ -67,18 +68,29 @@ class BooksProject:
         cls, folder: Path, prefix: str, gate: bool = True, settings: str = ""
     ) -> BooksProject:
         """The example's settings through HAProxy, with ports and timings fit for a test;
-        `gate` keeps its smoke suite as the gate, `settings` adds flowgate.yml lines."""
+        `gate` keeps its smoke suite as the gate, `settings` adds flowgate.yml lines. The
+        shared HAProxy keeps its files beside the folder (`haproxy_dir`), not in the
+        machine's own /var/lib/flowgate."""
         shutil.copytree(EXAMPLE, folder, ignore=shutil.ignore_patterns(".flowgate", "images"))
         books = cls(folder, prefix + secrets.token_hex(3), free_port(), free_port())
         (folder / "flowgate.yml").write_text(
             f"target: app\nside_targets: [db]\nproject: {books.name}\n"
             f"service_path: [{BOOKS_PATH}]\nproxy: haproxy\n"
             f"proxy_port: {books.public}\npreview_port: {books.preview}\n"
+            f"haproxy_dir: {books.haproxy_dir}\n"
             + ("tests: [tests/smoke]\n" if gate else "")
             + "health_timeout: 60\ndrain_timeout: 1\nstop_timeout: 2\n"
             + settings
         )
         return books
+
+    @property
+    def haproxy_dir(self) -> Path:
+        return self.folder.parent / "haproxy"
+
+    @property
+    def haproxy_files(self) -> HAProxyFiles:
+        return HAProxyFiles.for_port(self.haproxy_dir, self.public)
 
     @property
     def service(self) -> str:

@@ -31,7 +31,7 @@ OUT_OF_ROTATION = 0x01 | 0x02 | 0x08 | 0x10 | 0x20
 def live_servers(project: BooksProject) -> dict[str, str]:
     """HAProxy's own view (Runtime API): live-backend servers UP and not in maintenance
     or drain, as server name -> address."""
-    files = control.HAProxyFiles.for_project(project.folder)
+    files = project.haproxy_files
     states = control.server_states(files, backend_name(project.service, "live"))
     return {
         name: address
@@ -42,7 +42,7 @@ def live_servers(project: BooksProject) -> dict[str, str]:
 
 def sessions(project: BooksProject) -> dict[str, int]:
     """Total sessions per live-backend server (`show stat`'s stot), by server name."""
-    files = control.HAProxyFiles.for_project(project.folder)
+    files = project.haproxy_files
     rows = control.runtime(files, "show stat -1 4 -1").splitlines()
     header = rows[0].lstrip("# ").split(",")
     totals = {}

@@ -12,11 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from flowgate.models import Route
+
 if TYPE_CHECKING:
     from flowgate.config.compose import ServiceSpec
     from flowgate.config.keys import Key
     from flowgate.config.settings import Settings
     from flowgate.models import Color, Instance, Release, TargetState
+
+__all__ = ["Backend", "DeploySpec", "LockHandle", "Proxy", "Registry", "Route", "Runtime"]
 
 
 class Backend(ABC):
@@ -80,20 +84,6 @@ class Runtime(Backend):
     @abstractmethod
     def ensure_side_target(self, project: str, service: ServiceSpec, pull: bool) -> None:
         """Start a side target once if it is not running; never color, scale or stop it."""
-
-
-@dataclass(frozen=True)
-class Route:
-    """What the proxy must serve for one target."""
-
-    service: str  # <project>-<target>
-    paths: tuple[str, ...]
-    domains: tuple[str, ...] = ()
-    port: str | None = None  # the target's container port, e.g. "8080/tcp"
-    live_color: Color | None = None
-    live: tuple[Instance, ...] = ()
-    preview_color: Color | None = None
-    preview: tuple[Instance, ...] = ()
 
 
 class Proxy(Backend):

@@ -48,12 +48,24 @@ def remove_labelled(label: str, network_prefix: str, timeout: float = 60.0) -> N
         client.close()
 
 
+def leave_haproxy(project_dir: Path) -> None:
+    """Take the project's services out of the shared HAProxy its settings name; the last
+    one to leave stops it (process or container)."""
+    from flowgate.backends.proxy.haproxy import HAProxyProxy
+    from flowgate.engine.workspace import load_project_settings
+
+    _, _, settings = load_project_settings(project_dir)
+    if settings.proxy == "haproxy":
+        HAProxyProxy(settings).leave()
+
+
 def remove_project(name: str, project_dir: Path | None = None) -> None:
     """Everything flowgate started for project `name`, whatever state it was left in: its
-    HAProxy (process or container, when `project_dir` is given), every service and
-    container of every color and side target, and the project's network."""
-    if project_dir is not None and project_dir.exists():
-        from flowgate.backends.proxy.haproxy import stop_haproxy
-
-        stop_haproxy(project_dir)
-    remove_labelled(f"io.flowgate.project={name}", f"{name}_")
+    routes in the shared HAProxy (when `project_dir` is given; HAProxy stops when no other
+    project uses it), every service and container of every color and side target, and the
+    project's network."""
+    try:
+        if project_dir is not None and project_dir.exists():
+            leave_haproxy(project_dir)
+    finally:
+        remove_labelled(f"io.flowgate.project={name}", f"{name}_")

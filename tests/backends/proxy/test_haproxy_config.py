@@ -61,13 +61,28 @@ CASES = {
         )
     },
     "capacity_growth": {"shop-app": grown()},
+    "shared_same_path_by_domain": {
+        "books-app": entry("books-app", ("/",), ["127.0.0.1:32768"], domains=("books.test",)),
+        "users-app": entry("users-app", ("/",), ["127.0.0.1:32770"]),
+    },
     "no_targets": {},
 }
 
 
+def options(case: str) -> RenderOptions:
+    if case == "preview_header":
+        return RenderOptions(
+            "0.0.0.0", 8080, 8081, "/run/flowgate/admin.sock", "127.0.0.1", "p.map"
+        )
+    return OPTIONS
+
+
+CASES["preview_header"] = CASES["preview"]
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_rendered_config_matches_golden_file(case: str) -> None:
-    text = render(CASES[case], OPTIONS)
+    text = render(CASES[case], options(case))
     golden = GOLDEN / f"{case}.cfg"
     if os.environ.get("FLOWGATE_UPDATE_GOLDEN"):
         golden.write_text(text)
@@ -78,9 +93,14 @@ def test_rendered_config_matches_golden_file(case: str) -> None:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_rendered_config_is_valid_for_haproxy(case: str, tmp_path: Path) -> None:
     config = tmp_path / "haproxy.cfg"
-    config.write_text(render(CASES[case], OPTIONS))
+    config.write_text(render(CASES[case], options(case)))
+    (tmp_path / "p.map").write_text("")
     result = subprocess.run(
-        ["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False
+        ["haproxy", "-c", "-f", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert "WARNING" not in result.stderr

@@ -10,13 +10,18 @@ from pathlib import Path
 import pytest
 
 from flowgate.backends.proxy.haproxy import HAProxyProxy
-from flowgate.backends.proxy.haproxy_container import DEFAULT_IMAGE, local_docker_host
+from flowgate.backends.proxy.haproxy_container import (
+    DEFAULT_IMAGE,
+    HAProxyContainer,
+    local_docker_host,
+)
+from flowgate.backends.proxy.haproxy_process import HAProxyProcess
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ConfigError, ExitCode
 
 
 def make(project: Path, env: dict[str, str] | None = None, **flags: object) -> HAProxyProxy:
-    flags = {"proxy_port": 18080, **flags}
+    flags = {"proxy_port": 18080, "haproxy_dir": str(project / "hap"), **flags}
     keys = HAProxyProxy.config_keys
     settings = load_settings(project, flags=flags, env=env or {}, extra_keys=keys)
     return HAProxyProxy(settings)
@@ -43,7 +48,7 @@ def test_an_engine_on_another_machine_is_refused_in_one_line(
     assert "this machine" in message and repr(docker_host) in message
     assert "\n" not in message
     assert caught.value.exit_code == ExitCode.CONFIG
-    assert not (tmp_path / ".flowgate").exists()
+    assert not (tmp_path / "hap").exists()
 
 
 @pytest.mark.parametrize(
@@ -61,19 +66,16 @@ def test_an_engine_on_this_machine_is_accepted(docker_host: str) -> None:
 
 
 def test_container_mode_only_with_proxy_docker_host(tmp_path: Path) -> None:
-    project = tmp_path / "Shop.App"
+    project = tmp_path / "shop"
     project.mkdir()
-    assert make(project).container is None
+    assert isinstance(make(project).runner, HAProxyProcess)
     proxy = make(project, proxy_docker_host="unix:///var/run/docker.sock")
-    assert proxy.container is not None
-    assert proxy.container.image == DEFAULT_IMAGE == "haproxy:2.6"
-    assert proxy.container.project == "shopapp"
-    assert proxy.container.name.startswith("flowgate-haproxy-shopapp-")
-    # Another checkout of the same project gets its own container.
-    other = tmp_path / "elsewhere" / "Shop.App"
-    other.mkdir(parents=True)
-    twin = make(other, proxy_docker_host="unix:///var/run/docker.sock")
-    assert twin.container is not None and twin.container.name != proxy.container.name
+    assert isinstance(proxy.runner, HAProxyContainer)
+    assert proxy.runner.image == DEFAULT_IMAGE == "haproxy:2.6"
+    assert proxy.runner.name.startswith("flowgate-haproxy-18080-")
+    # Another haproxy_dir gets its own container.
+    twin = make(project, proxy_docker_host="unix:///var/run/docker.sock", haproxy_dir="/x")
+    assert isinstance(twin.runner, HAProxyContainer) and twin.runner.name != proxy.runner.name
 
 
 def test_image_and_docker_host_come_from_file_and_environment(tmp_path: Path) -> None:
@@ -81,10 +83,11 @@ def test_image_and_docker_host_come_from_file_and_environment(tmp_path: Path) ->
         "proxy: haproxy\nproxy_docker_host: unix:///var/run/docker.sock\n"
         "haproxy_image: registry.local/haproxy:2.8\n"
     )
-    from_file = make(tmp_path).container
-    assert from_file is not None and from_file.image == "registry.local/haproxy:2.8"
-    from_env = make(tmp_path, env={"FLOWGATE_HAPROXY_IMAGE": "haproxy:2.9"}).container
-    assert from_env is not None and from_env.image == "haproxy:2.9"
+    from_file = make(tmp_path).runner
+    assert isinstance(from_file, HAProxyContainer)
+    assert from_file.image == "registry.local/haproxy:2.8"
+    from_env = make(tmp_path, env={"FLOWGATE_HAPROXY_IMAGE": "haproxy:2.9"}).runner
+    assert isinstance(from_env, HAProxyContainer) and from_env.image == "haproxy:2.9"
     remote = {"FLOW_PROXY_DOCKER_HOST": "ssh://proxy.example.com"}
     with pytest.raises(ConfigError, match="this machine"):
         make(tmp_path, env=remote)

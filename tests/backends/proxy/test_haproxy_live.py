@@ -20,6 +20,7 @@ from flowgate.backends.base import Route
 from flowgate.backends.proxy import haproxy as haproxy_module
 from flowgate.backends.proxy import haproxy_control as control
 from flowgate.backends.proxy.haproxy import HAProxyProxy, stop_haproxy
+from flowgate.backends.proxy.haproxy_process import master_pid, pid_alive
 from flowgate.config.settings import load_settings
 from flowgate.errors import ReleaseFailed
 from flowgate.models import Color, Instance
@@ -38,13 +39,26 @@ def backends() -> Iterator[dict[str, Backend]]:
         backend.close()
 
 
+def make_proxy(project_dir: Path, **flags: object) -> HAProxyProxy:
+    """A project's HAProxy backend; its shared HAProxies live in the test's own folder."""
+    base = {
+        "proxy_port": free_port(),
+        "preview_port": free_port(),
+        "haproxy_dir": str(project_dir / ".haproxy"),
+    }
+    settings = load_settings(
+        project_dir, flags={**base, **flags}, env={}, extra_keys=HAProxyProxy.config_keys
+    )
+    return HAProxyProxy(settings)
+
+
 @pytest.fixture
 def proxy(tmp_path: Path) -> Iterator[HAProxyProxy]:
-    flags = {"proxy_port": free_port(), "preview_port": free_port(), "health_timeout": 10}
-    settings = load_settings(tmp_path, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
-    backend = HAProxyProxy(settings)
+    project = tmp_path / "shop"
+    project.mkdir()
+    backend = make_proxy(project, health_timeout=10)
     yield backend
-    stop_haproxy(tmp_path)
+    backend.shutdown()
 
 
 def route(backends: dict[str, Backend], live: list[str], preview: list[str], **kw: object) -> Route:
@@ -69,7 +83,9 @@ def test_public_preview_switch_and_scale_lose_no_request(
     proxy.apply(route(backends, ["blue1"], ["green1"]))
     assert get(public) == (200, "blue1")
     assert get(preview) == (200, "green1")
-    assert get(public, headers={"X-Flowgate-Preview": SERVICE}) == (200, "green1")
+    # Header preview is off by default: the guessable service name gets the live color.
+    assert get(public, headers={"X-Flowgate-Preview": SERVICE}) == (200, "blue1")
+    assert proxy.preview_headers(route(backends, ["blue1"], ["green1"])) == {}
     started = control.show_proc(proxy.files)
 
     with TrafficRecorder(f"http://127.0.0.1:{public}/") as recorder:
@@ -93,6 +109,43 @@ def test_public_preview_switch_and_scale_lose_no_request(
     assert (after.reloads, after.workers) == (started.reloads, started.workers)
     assert "127.0.0.1:0" not in proxy.files.config.read_text().split("backend shop-app.live")[1]
     assert backends["blue1"].instance.address in proxy.files.config.read_text()
+
+
+def test_header_preview_needs_this_releases_secret(
+    tmp_path: Path, backends: dict[str, Backend]
+) -> None:
+    """With `preview_header: true` only the current preview's secret reaches the untested
+    color; a new preview gets a new secret (through the Runtime API, no reload) and the
+    old one stops working; no preview, no secret."""
+    proxy = make_proxy(tmp_path, preview_header=True)
+    try:
+        public, _ = ports(proxy)
+        first = route(backends, ["blue1"], ["green1"])
+        proxy.apply(first)
+        secret = proxy.preview_headers(first)["X-Flowgate-Preview"]
+        assert len(secret) >= 32 and SERVICE not in secret
+        assert get(public, headers={"X-Flowgate-Preview": secret}) == (200, "green1")
+        for guess in (SERVICE, f"{SERVICE}-green", secret[:-1], ""):
+            assert get(public, headers={"X-Flowgate-Preview": guess}) == (200, "blue1")
+        started = control.show_proc(proxy.files)
+
+        proxy.apply(route(backends, ["blue1"], ["green1"]))  # same preview: same secret
+        assert proxy.preview_headers(first)["X-Flowgate-Preview"] == secret
+        second = route(backends, ["blue1"], ["green2"])  # the next release's preview
+        proxy.apply(second)
+        renewed = proxy.preview_headers(second)["X-Flowgate-Preview"]
+        assert renewed != secret
+        assert get(public, headers={"X-Flowgate-Preview": renewed}) == (200, "green2")
+        assert get(public, headers={"X-Flowgate-Preview": secret}) == (200, "blue1")
+        assert control.show_proc(proxy.files).reloads == started.reloads
+
+        proxy.apply(route(backends, ["green2"], []))  # promoted: no preview, no secret
+        assert proxy.preview_headers(second) == {}
+        assert get(public, headers={"X-Flowgate-Preview": renewed}) == (200, "green2")
+        assert proxy.files.preview_map.read_text() == ""
+        assert oct(proxy.files.routes.stat().st_mode & 0o777) == "0o600"
+    finally:
+        proxy.shutdown()
 
 
 def test_structural_change_reloads_without_losing_requests(
@@ -157,9 +210,7 @@ def test_failed_reload_restores_previous_config(
 def test_new_servers_that_never_come_up_leave_the_old_color(
     tmp_path: Path, backends: dict[str, Backend]
 ) -> None:
-    flags = {"proxy_port": free_port(), "preview_port": free_port(), "health_timeout": 1}
-    settings = load_settings(tmp_path, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
-    proxy = HAProxyProxy(settings)
+    proxy = make_proxy(tmp_path, health_timeout=1)
     try:
         proxy.apply(route(backends, ["blue1"], []))
         config = proxy.files.config.read_bytes()
@@ -170,7 +221,7 @@ def test_new_servers_that_never_come_up_leave_the_old_color(
         assert proxy.files.config.read_bytes() == config
         assert {get(ports(proxy)[0])[1] for _ in range(4)} == {"blue1"}
     finally:
-        stop_haproxy(tmp_path)
+        proxy.shutdown()
 
 
 def test_haproxy_outlives_the_flowgate_process(
@@ -186,18 +237,20 @@ from flowgate.config.settings import load_settings
 from flowgate.models import Color, Instance
 from flowgate.testing.network import free_port
 from flowgate.testing.traffic import TrafficRecorder
-flags = {{"proxy_port": {port}, "preview_port": {preview}}}
+hap = {str(tmp_path / "hap")!r}
+flags = {{"proxy_port": {port}, "preview_port": {preview}, "haproxy_dir": hap}}
 s = load_settings(Path({str(tmp_path)!r}), flags=flags, env={{}},
                   extra_keys=HAProxyProxy.config_keys)
 live = (Instance("b", {address!r}, "running", True),)
 HAProxyProxy(s).apply(Route("shop-app", ("/",), live_color=Color.BLUE, live=live))
 """
+    files = control.HAProxyFiles.for_port(tmp_path / "hap", port)
     try:
         subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
         assert get(port) == (200, "blue1")
-        assert control.master_pid(control.HAProxyFiles.for_project(tmp_path)) is not None
+        assert master_pid(files) is not None
     finally:
-        assert stop_haproxy(tmp_path)
+        assert stop_haproxy(files.root)
     with pytest.raises(OSError):
         get(port)
 
@@ -233,7 +286,7 @@ def test_switch_keeps_in_flight_requests_and_wait_drained_waits_for_them(
     assert time.monotonic() - again < 10  # nothing left to drain: no waiting out the 30 s
 
 
-def test_remove_stops_routing_the_service(
+def test_remove_stops_routing_the_service_and_the_last_one_stops_haproxy(
     proxy: HAProxyProxy, backends: dict[str, Backend]
 ) -> None:
     public, _ = ports(proxy)
@@ -244,8 +297,12 @@ def test_remove_stops_routing_the_service(
     assert get(public, "/api")[1] == "green1"  # `/` of shop-app now catches it
     assert "shop-api" not in proxy.files.config.read_text()
     assert "shop-api" not in proxy.files.routes.read_text()
+    pid = master_pid(proxy.files)
     proxy.remove("shop-app")
-    assert get(public, "/")[0] == 404
+    assert pid is not None and not pid_alive(pid)
+    assert not proxy.files.routes.exists() and not proxy.files.config.exists()
+    with pytest.raises(OSError):
+        get(public)
 
 
 @pytest.mark.parametrize("socket_path_length", [95, 96, 100])
@@ -255,12 +312,10 @@ def test_sockets_move_out_when_haproxys_temp_name_would_not_fit(
     """HAProxy binds `<socket>.<pid>.tmp` before renaming it, so a socket path within the
     108-byte limit can still fail ("Cannot create the listener of the master CLI"): from
     96 bytes on, the sockets go to a short private dir and HAProxy starts."""
-    base = len(str(tmp_path.resolve() / "p" / ".flowgate" / "haproxy" / "master.sock"))
-    project = tmp_path / ("p" + "x" * (socket_path_length - base))
-    project.mkdir()
-    flags = {"proxy_port": free_port(), "preview_port": free_port()}
-    settings = load_settings(project, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
-    proxy = HAProxyProxy(settings)
+    port = free_port()
+    base = len(str(tmp_path.resolve() / "h" / str(port) / "master.sock"))
+    folder = tmp_path / ("h" + "x" * (socket_path_length - base))
+    proxy = make_proxy(tmp_path, proxy_port=port, haproxy_dir=str(folder))
     assert len(str(proxy.files.root / "master.sock")) == socket_path_length
     try:
         proxy.apply(route(backends, ["blue1"], []))
@@ -270,16 +325,13 @@ def test_sockets_move_out_when_haproxys_temp_name_would_not_fit(
         assert proxy.shutdown()
 
 
-def test_project_dir_with_spaces_and_a_long_path(
+def test_haproxy_dir_with_spaces_and_a_long_path(
     tmp_path: Path, backends: dict[str, Backend]
 ) -> None:
     """Unix socket paths hold 108 bytes and config args must not need quoting: such
-    projects keep their sockets in a short private dir instead."""
-    project = tmp_path / "my project" / ("x" * 80)
-    project.mkdir(parents=True)
-    flags = {"proxy_port": free_port(), "preview_port": free_port()}
-    settings = load_settings(project, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
-    proxy = HAProxyProxy(settings)
+    folders keep their sockets in a short private dir instead."""
+    folder = tmp_path / "my haproxy" / ("x" * 80)
+    proxy = make_proxy(tmp_path, haproxy_dir=str(folder))
     try:
         proxy.apply(route(backends, ["blue1"], []))
         proxy.apply(route(backends, ["green1"], []))

@@ -1,33 +1,32 @@
 """Names, paths and domains that could inject HAProxy configuration are refused up front.
 
-Nothing is written under .flowgate/haproxy before the refusal, whichever proxy is chosen.
+They are refused when the `Route` is built, before any proxy (HAProxy, none, Docker Flow
+Proxy) sees it, so nothing is written anywhere.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from flowgate.backends.base import Route
 from flowgate.backends.proxy.haproxy import HAProxyProxy
-from flowgate.backends.proxy.haproxy_config import (
-    check_domain,
-    check_path,
-    normalize_address,
-)
+from flowgate.backends.proxy.haproxy_config import normalize_address
+from flowgate.backends.proxy.haproxy_keys import KEYS
 from flowgate.backends.proxy.none import NoProxy
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
 from flowgate.models import Color, Instance
+from flowgate.route_values import check_domain, check_path
 
 LIVE = (Instance("a", "127.0.0.1:9", "running", True),)
 
 
 def make(tmp_path: Path, **flags: object) -> HAProxyProxy:
-    settings = load_settings(
-        tmp_path, flags={"proxy_port": 18080, **flags}, env={}, extra_keys=HAProxyProxy.config_keys
-    )
+    flags = {"proxy_port": 18080, "haproxy_dir": str(tmp_path / "hap"), **flags}
+    settings = load_settings(tmp_path, flags=flags, env={}, extra_keys=HAProxyProxy.config_keys)
     return HAProxyProxy(settings)
 
 
@@ -55,22 +54,18 @@ BAD_ROUTES = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ROUTES))
-def test_injection_is_refused_before_anything_is_written(case: str, tmp_path: Path) -> None:
+def test_injection_is_refused_when_the_route_is_built(case: str) -> None:
+    """One check for every proxy: no Route with such a value can exist."""
     service, paths, domains, key = BAD_ROUTES[case]
-    route = Route(service, paths, domains, live_color=Color.BLUE, live=LIVE)
     with pytest.raises(ConfigError) as raised:
-        make(tmp_path).apply(route)
+        Route(service, paths, domains, live_color=Color.BLUE, live=LIVE)
     assert raised.value.key == key
     assert str(raised.value).startswith(f"{key}: ")
-    assert not (tmp_path / ".flowgate").exists()
 
 
-@pytest.mark.parametrize("case", sorted(BAD_ROUTES))
-def test_the_none_proxy_refuses_the_same_routes(case: str, tmp_path: Path) -> None:
-    service, paths, domains, key = BAD_ROUTES[case]
-    with pytest.raises(ConfigError, match=key):
-        NoProxy(make(tmp_path).settings).apply(Route(service, paths, domains))
-    assert not (tmp_path / ".flowgate").exists()
+def test_a_route_defaults_to_slash_and_lowercases_domains() -> None:
+    route = Route("shop-app", (), ("Shop.Example.COM",))
+    assert (route.paths, route.domains) == (("/",), ("shop.example.com",))
 
 
 @pytest.mark.parametrize(
@@ -108,19 +103,20 @@ def test_instance_names_are_resolved_to_addresses() -> None:
 
 
 def test_bad_bind_address_names_its_key(tmp_path: Path) -> None:
-    proxy = make(tmp_path, proxy_bind="0.0.0.0\n  bind :22")
-    with pytest.raises(ConfigError, match=r"^proxy_bind: "):
-        proxy.apply(Route("shop-app", ("/",), live=LIVE))
-    assert not (tmp_path / ".flowgate").exists()
+    for key in ("proxy_bind", "preview_bind"):
+        proxy = make(tmp_path, **{key: "0.0.0.0\n  bind :22"})
+        with pytest.raises(ConfigError, match=rf"^{key}: "):
+            proxy.apply(Route("shop-app", ("/",), live=LIVE))
+    assert not (tmp_path / "hap").exists()
 
 
 def test_urls_use_the_first_service_path(tmp_path: Path) -> None:
-    proxy = make(tmp_path, preview_port=18081, proxy_bind="0.0.0.0")
+    proxy = make(tmp_path, preview_port=18081, proxy_bind="0.0.0.0", preview_bind="10.1.2.3")
     route = Route("shop-app", ("/api/v1/books", "/api"))
     assert proxy.public_url(route) == "http://127.0.0.1:18080/api/v1/books"
-    assert proxy.preview_url(route) == "http://127.0.0.1:18081/api/v1/books"
+    assert proxy.preview_url(route) == "http://10.1.2.3:18081/api/v1/books"
     assert proxy.public_url(Route("shop-app", ("/",))) == "http://127.0.0.1:18080"
-    assert proxy.preview_headers(route) == {"X-Flowgate-Preview": "shop-app"}
+    assert proxy.preview_headers(route) == {}  # header preview is opt-in
 
 
 def test_check_needs_the_haproxy_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -135,4 +131,26 @@ def test_both_backends_register_through_the_plugin_hook() -> None:
     catalog = BackendCatalog.collect(make_plugin_manager(load_entry_points=False))
     assert catalog.get("proxy", "haproxy") is HAProxyProxy
     assert catalog.get("proxy", "none") is NoProxy
-    assert {key.name for key in catalog.config_keys()} >= {"proxy_bind", "haproxy_slots"}
+    assert {key.name for key in catalog.config_keys()} >= {
+        "proxy_bind",
+        "preview_bind",
+        "preview_header",
+        "haproxy_slots",
+        "haproxy_dir",
+    }
+
+
+def test_the_shared_haproxy_lives_in_a_per_host_folder_by_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flowgate.backends.proxy.haproxy_control import default_haproxy_dir
+
+    default = default_haproxy_dir()
+    if os.geteuid() == 0:
+        assert default == Path("/var/lib/flowgate/haproxy")
+    else:
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+        assert default_haproxy_dir() == tmp_path / "state" / "flowgate" / "haproxy"
+    settings = load_settings(tmp_path, flags={"proxy_port": 8000}, env={}, extra_keys=KEYS)
+    assert HAProxyProxy(settings).files.root == default_haproxy_dir() / "8000"
+    assert make(tmp_path).files.root == (tmp_path / "hap" / "18080").resolve()

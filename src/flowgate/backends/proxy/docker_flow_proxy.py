@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
-from flowgate.backends.proxy.haproxy_config import check_domain, check_path, check_service_name
 from flowgate.backends.runtime.docker_engine import docker_reason
 from flowgate.config.keys import Key, parse_bool, parse_port, parse_str
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
+from flowgate.route_values import check_service_name
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -107,17 +107,17 @@ class DockerFlowProxy(Proxy):
     def reconfigure_params(self, route: Route) -> dict[str, str] | None:
         """The documented query of a reconfigure request, or None when nothing is live.
 
-        Validated first: a comma inside a path would split into two paths on the proxy's
-        side, and anything else the HAProxy backend refuses would inject config here too.
+        The route's values were checked when it was built; a comma inside a path would
+        still split into two paths on the proxy's side, so it is refused here.
         """
-        service = check_service_name(route.service)
-        paths = [check_path(path) for path in (route.paths or ("/",))]
+        service = route.service
+        paths = list(route.paths)
         for path in paths:
             if "," in path:
                 raise ConfigError(
                     f"{path!r}: Docker Flow Proxy separates paths with commas", key="service_path"
                 )
-        domains = [check_domain(domain) for domain in route.domains]
+        domains = list(route.domains)
         if route.live_color is None:
             return None
         params = {

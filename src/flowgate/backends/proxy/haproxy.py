@@ -1,48 +1,48 @@
 """The `haproxy` proxy backend: flowgate renders HAProxy's config and drives HAProxy itself.
 
-One HAProxy per project serves every target of the project (routes.json keeps them all).
-A color switch or a scale change that fits the backend's server slots goes through the
-Runtime API (new servers checked UP before the old ones leave), so no reload and no lost
-request; anything structural is validated with `haproxy -c`, then reloaded and confirmed.
-HAProxy runs as a local process, or as a container when `proxy_docker_host` is set.
+One HAProxy per host and `proxy_port` serves every project that names that port: its files
+(config, sockets, the routes table saying which service owns which paths and domains) are
+in `<haproxy_dir>/<proxy_port>/`, changed under a lock (haproxy_table). Each service
+changes only its own entry and its own servers. A color switch or a scale change that fits
+the backend's server slots goes through the Runtime API (new servers checked UP before the
+old ones leave), so no reload and no lost request; anything structural is validated with
+`haproxy -c`, its new listeners checked free, then reloaded and confirmed. HAProxy runs as
+a local process, or as a container when `proxy_docker_host` is set (two small classes with
+the same methods). The last service to leave stops it.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
+import secrets
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
 from flowgate.backends.proxy import haproxy_control as control
+from flowgate.backends.proxy import haproxy_table as table
 from flowgate.backends.proxy.haproxy_config import (
     PREVIEW_HEADER,
     RenderOptions,
     ServiceEntry,
     SlotPlan,
     backend_name,
-    check_domain,
-    check_path,
-    check_service_name,
     normalize_address,
     parse_address,
     plan_slots,
+    preview_map_text,
     render,
 )
-from flowgate.backends.proxy.haproxy_container import (
-    DEFAULT_IMAGE,
-    HAProxyContainer,
-    stop_haproxy,
-)
+from flowgate.backends.proxy.haproxy_container import HAProxyContainer
 from flowgate.backends.proxy.haproxy_control import HAProxyFiles
-from flowgate.config.keys import Key, parse_int, parse_str
-from flowgate.errors import ConfigError, FlowgateError, ReleaseFailed
+from flowgate.backends.proxy.haproxy_keys import KEYS, listen_address
+from flowgate.backends.proxy.haproxy_ports import check_free
+from flowgate.backends.proxy.haproxy_process import HAProxyProcess
+from flowgate.backends.proxy.haproxy_table import ProxySettings, Table
+from flowgate.errors import FlowgateError, ReleaseFailed
 from flowgate.models import Instance
 
 if TYPE_CHECKING:
@@ -50,117 +50,156 @@ if TYPE_CHECKING:
 
 __all__ = ["HAProxyProxy", "stop_haproxy"]
 
-
-def _parse_slots(value: object) -> int:
-    slots = parse_int(value)
-    if not 1 <= slots <= 1024:
-        raise ValueError(f"expected 1 to 1024 server slots, got {value!r}")
-    return slots
+Runner = HAProxyProcess | HAProxyContainer
 
 
 class HAProxyProxy(Proxy):
     name = "haproxy"
-    config_keys = (
-        Key("proxy_bind", parse_str, "127.0.0.1", None, "address HAProxy's listeners bind"),
-        Key("haproxy_slots", _parse_slots, 4, None, "initial server slots per backend"),
-        Key("haproxy_image", parse_str, DEFAULT_IMAGE, None, "image run on proxy_docker_host"),
-    )
+    config_keys = KEYS
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.container = HAProxyContainer.from_settings(settings, self.files)
+        haproxy_dir = settings.get("haproxy_dir") or control.default_haproxy_dir()
+        self.files = HAProxyFiles.for_port(haproxy_dir, int(settings.proxy_port))
+        self.runner: Runner = (
+            HAProxyContainer.from_settings(settings, self.files)
+            if settings.get("proxy_docker_host")
+            else HAProxyProcess(self.files)
+        )
 
     @property
-    def files(self) -> HAProxyFiles:
-        return HAProxyFiles.for_project(self.settings.project_dir)
+    def owner(self) -> str:
+        return str(Path(self.settings.project_dir).resolve())
 
     def check(self) -> None:
-        if self.container:
-            self.container.check()
-        else:
-            control.haproxy_binary()
-        self._options()
+        self.runner.check()
+        self._wanted()
 
     # -- applying -----------------------------------------------------------------------
 
     def apply(self, route: Route) -> None:
-        # Everything user-supplied is validated before anything is written.
-        service = check_service_name(route.service)
-        paths = tuple(check_path(p) for p in (route.paths or ("/",)))
-        domains = tuple(check_domain(d) for d in route.domains)
-        options = self._options()
+        # Route's values were checked when it was built; the rest is checked here, before
+        # anything is written.
+        wanted = self._wanted()
+        runner = self.runner
         live = [normalize_address(i.address) for i in route.live if i.address]
         preview = [normalize_address(i.address) for i in route.preview if i.address]
         minimum = int(self.settings.get("haproxy_slots", 4))
-        with self._locked() as services:
-            before = services.get(service)
+        with table.locked(self.files) as current:
+            before = current.services.get(route.service)
             live_plan = plan_slots(before.live if before else (), live, minimum)
             preview_plan = plan_slots(before.preview if before else (), preview, minimum)
             entry = ServiceEntry(
-                service,
-                paths,
-                domains,
+                route.service,
+                route.paths,
+                route.domains,
                 str(route.live_color) if route.live_color else None,
                 str(route.preview_color) if route.preview_color else None,
                 live_plan.final,
                 preview_plan.final,
+                project=self._project(),
+                owner=self.owner,
+                token=_token(before, preview_plan, wanted.preview_header),
             )
-            after = {**services, service: entry}
-            running = self._running()
+            current.check_join(entry, wanted)
+            after = Table(wanted, {**current.services, route.service: entry})
+            running = runner.running()
+            if current.proxy is not None and current.proxy.mode != wanted.mode and running:
+                raise ReleaseFailed(
+                    f"haproxy: the HAProxy on port {wanted.proxy_port} runs as a "
+                    f"{current.proxy.mode}; `flowgate down` every project it serves before "
+                    f"running it as a {wanted.mode}"
+                )
             structural = (
                 not running
                 or before is None
                 or not entry.same_structure(before)
-                or not self._config_agrees(services, options)
+                or current.proxy != wanted
+                or not self._config_agrees(current)
             )
             if structural:
-                self._apply_structural(render(after, options), running)
+                self._apply_structural(after, current.proxy if running else None, runner)
             else:
+                assert before is not None
                 plans = {"live": live_plan, "preview": preview_plan}
-                self._apply_runtime(service, plans, render(after, options))
-            self._save(after)
+                self._apply_runtime(route.service, plans, after, before, entry)
+            table.save(self.files, after)
 
     def remove(self, service: str) -> None:
-        options = self._options()
-        with self._locked() as services:
-            if service not in services:
-                return
-            after = {name: e for name, e in services.items() if name != service}
-            running = self._running()
-            self._apply_structural(render(after, options), running)
-            self._save(after)
+        """Stop routing the service; the last service to leave stops HAProxy."""
+        self.leave([service])
 
-    def _apply_structural(self, text: str, running: bool) -> None:
-        """Validate a candidate file, swap it in, reload (or start); on failure put the
-        previous file back, so the file always describes what serves."""
-        config = self.files.config
-        candidate = self._candidate(text)
-        previous = config.read_bytes() if config.exists() else None
-        os.replace(candidate, config)
+    def leave(self, services: list[str] | None = None) -> bool:
+        """Remove these services of this project (all of them when None) from the shared
+        HAProxy; stop HAProxy when no service is left. True when HAProxy was stopped."""
+        files = self.files
+        if not files.routes.exists() and not self.runner.running():
+            return False
+        with table.locked(files) as current:
+            mine = [
+                name
+                for name, entry in current.services.items()
+                if entry.owner == self.owner and (services is None or name in services)
+            ]
+            rest = {n: e for n, e in current.services.items() if n not in mine}
+            if rest:
+                if mine:
+                    after = Table(current.proxy, rest)
+                    runner = self.runner
+                    serving = current.proxy if runner.running() else None
+                    self._apply_structural(after, serving, runner)
+                    table.save(files, after)
+                return False
+            stopped = stop_haproxy(files.root)
+            files.remove()
+            return stopped
+
+    def _apply_structural(
+        self, after: Table, serving: ProxySettings | None, runner: Runner
+    ) -> None:
+        """Check new listeners, validate a candidate file, swap it in, reload (or start); on
+        failure put the previous file back, so the file always describes what serves."""
+        assert after.proxy is not None
+        held = set(serving.listeners()) if serving else set()
+        check_free(listener for listener in after.proxy.listeners() if listener not in held)
+        files = self.files
+        self._write_map(after)
+        candidate = self._candidate(render(after.services, self._options(after.proxy)), runner)
+        previous = files.config.read_bytes() if files.config.exists() else None
+        os.replace(candidate, files.config)
         try:
-            if running:
-                control.reload(self.files)
-            elif self.container:
-                self.container.start()
+            if serving is not None:
+                control.reload(files)
             else:
-                control.start(self.files)
+                runner.start()
         except FlowgateError:
             if previous is None:
-                config.unlink(missing_ok=True)
+                files.config.unlink(missing_ok=True)
             else:
-                self._candidate(previous.decode(), validate=False).replace(config)
+                self._candidate(previous.decode(), runner, validate=False).replace(files.config)
             raise
 
-    def _apply_runtime(self, service: str, plans: Mapping[str, SlotPlan], text: str) -> None:
-        candidate = self._candidate(text)
+    def _apply_runtime(
+        self,
+        service: str,
+        plans: Mapping[str, SlotPlan],
+        after: Table,
+        before: ServiceEntry,
+        entry: ServiceEntry,
+    ) -> None:
+        assert after.proxy is not None
+        text = render(after.services, self._options(after.proxy))
+        candidate = self._candidate(text, self.runner)
         try:
             for role, plan in plans.items():
                 self._switch(backend_name(service, role), plan)
+            self._switch_token(before, entry)
         except FlowgateError:
             candidate.unlink(missing_ok=True)
             # The unchanged file still describes the old routing: reload puts it back.
             control.reload(self.files)
             raise
+        self._write_map(after)
         os.replace(candidate, self.files.config)
 
     def _switch(self, backend: str, plan: SlotPlan) -> None:
@@ -180,6 +219,17 @@ class HAProxyProxy(Proxy):
             control.runtime(self.files, f"set server {backend}/{name} state ready")
         for index in plan.removed:
             control.runtime(self.files, f"set server {backend}/s{index + 1} state maint")
+
+    def _switch_token(self, before: ServiceEntry, entry: ServiceEntry) -> None:
+        """A new preview secret is accepted before the old one is withdrawn."""
+        if before.token == entry.token:
+            return
+        path = self.files.preview_map
+        if entry.token:
+            preview = backend_name(entry.service, "preview")
+            control.runtime(self.files, f"add map {path} {entry.token} {preview}")
+        if before.token:
+            control.runtime(self.files, f"del map {path} {before.token}")
 
     def _wait_up(self, backend: str, names: list[str]) -> None:
         timeout = float(self.settings.health_timeout)
@@ -201,7 +251,7 @@ class HAProxyProxy(Proxy):
     def wait_drained(self, service: str, instances: list[Instance], timeout: float) -> None:
         """Wait until no server holding these addresses has a connection and no old
         worker (from a reload) is still finishing requests."""
-        if not self._running():
+        if not self.runner.running():
             return
         addresses = {normalize_address(i.address) for i in instances if i.address}
         backends = {backend_name(service, "live"), backend_name(service, "preview")}
@@ -229,89 +279,112 @@ class HAProxyProxy(Proxy):
         return total
 
     def public_url(self, route: Route) -> str | None:
-        return self._url(int(self.settings.proxy_port), route)
+        return self._url(str(self.settings.get("proxy_bind")), int(self.settings.proxy_port), route)
 
     def preview_url(self, route: Route) -> str | None:
-        return self._url(int(self.settings.preview_port), route)
+        bind = str(self.settings.get("preview_bind"))
+        return self._url(bind, int(self.settings.preview_port), route)
 
     def preview_headers(self, route: Route) -> dict[str, str]:
-        return {PREVIEW_HEADER: route.service}
+        """The current preview secret, when header preview is on and a preview exists."""
+        if not self.settings.get("preview_header") or not self.files.routes.exists():
+            return {}
+        entry = table.load(self.files).services.get(route.service)
+        if entry is None or entry.owner != self.owner or not entry.token:
+            return {}
+        return {PREVIEW_HEADER: entry.token}
 
-    def _url(self, port: int, route: Route) -> str:
-        bind = str(self.settings.get("proxy_bind", "127.0.0.1"))
+    @staticmethod
+    def _url(bind: str, port: int, route: Route) -> str:
         host = "127.0.0.1" if bind in ("0.0.0.0", "::", "*", "") else bind
         host = f"[{host}]" if ":" in host else host
-        path = route.paths[0] if route.paths else "/"
-        return f"http://{host}:{port}{path.rstrip('/')}"
+        return f"http://{host}:{port}{route.paths[0].rstrip('/')}"
 
     def shutdown(self) -> bool:
-        """Stop this project's HAProxy; True when one was running."""
+        """Stop this port's shared HAProxy whoever uses it; True when one was running."""
         return stop_haproxy(self.files.root)
 
     # -- files --------------------------------------------------------------------------
 
-    def _options(self) -> RenderOptions:
-        import ipaddress
+    def _project(self) -> str:
+        from flowgate.engine.context import project_name
 
-        bind = str(self.settings.get("proxy_bind", "127.0.0.1"))
-        try:
-            ipaddress.ip_address(bind)
-        except ValueError:
-            raise ConfigError(f"expected an IP address, got {bind!r}", key="proxy_bind") from None
-        return RenderOptions(
-            bind=bind,
+        return project_name(self.settings)
+
+    def _wanted(self) -> ProxySettings:
+        """How this project wants the shared HAProxy to run; bad values raise ConfigError."""
+        runner = self.runner
+        container = isinstance(runner, HAProxyContainer)
+        return ProxySettings(
+            bind=listen_address(self.settings, "proxy_bind"),
             proxy_port=int(self.settings.proxy_port),
+            preview_bind=listen_address(self.settings, "preview_bind"),
             preview_port=int(self.settings.preview_port),
-            admin_socket=str(self.files.admin_socket),
+            preview_header=bool(self.settings.get("preview_header")),
+            mode="container" if container else "process",
+            docker_host=runner.docker_host if isinstance(runner, HAProxyContainer) else None,
+            image=runner.image if isinstance(runner, HAProxyContainer) else None,
         )
 
-    def _running(self) -> bool:
-        if self.container:
-            return self.container.running()
-        return control.master_pid(self.files) is not None
+    def _options(self, proxy: ProxySettings) -> RenderOptions:
+        files = self.files
+        return RenderOptions(
+            bind=proxy.bind,
+            proxy_port=proxy.proxy_port,
+            preview_port=proxy.preview_port,
+            admin_socket=str(files.admin_socket),
+            preview_bind=proxy.preview_bind,
+            preview_map=str(files.preview_map) if proxy.preview_header else None,
+        )
 
-    def _config_agrees(self, services: Mapping[str, ServiceEntry], opts: RenderOptions) -> bool:
+    def _config_agrees(self, current: Table) -> bool:
         config = self.files.config
-        return config.is_file() and config.read_text() == render(services, opts)
+        if current.proxy is None or not config.is_file():
+            return False
+        return config.read_text() == render(current.services, self._options(current.proxy))
 
-    def _candidate(self, text: str, validate: bool = True) -> Path:
+    def _write_map(self, after: Table) -> None:
+        if after.proxy is not None and after.proxy.preview_header:
+            _write_private(self.files.preview_map, preview_map_text(after.services))
+        else:
+            self.files.preview_map.unlink(missing_ok=True)
+
+    def _candidate(self, text: str, runner: Runner, validate: bool = True) -> Path:
         candidate = self.files.root / "haproxy.cfg.new"
-        candidate.write_text(text)
+        _write_private(candidate, text)
         if validate:
             try:
-                if self.container:
-                    self.container.validate(candidate)
-                else:
-                    control.validate_config(candidate)
+                runner.validate(candidate)
             except FlowgateError:
                 candidate.unlink(missing_ok=True)
                 raise
         return candidate
 
-    @contextmanager
-    def _locked(self) -> Iterator[dict[str, ServiceEntry]]:
-        """Targets of one project share the config: one apply at a time, across processes."""
-        files = self.files
-        files.ensure()
-        with open(files.lock, "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            yield self._load()
 
-    def _load(self) -> dict[str, ServiceEntry]:
-        try:
-            data = json.loads(self.files.routes.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as err:
-            raise ReleaseFailed(f"haproxy: cannot read {self.files.routes}: {err}") from err
-        entries = [ServiceEntry.from_dict(item) for item in data.get("services", [])]
-        return {entry.service: entry for entry in entries}
+def _write_private(path: Path, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
 
-    def _save(self, services: Mapping[str, ServiceEntry]) -> None:
-        data = {"services": [services[name].to_dict() for name in sorted(services)]}
-        temporary = self.files.routes.with_suffix(".json.new")
-        temporary.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(temporary, self.files.routes)
+
+def _token(before: ServiceEntry | None, preview: SlotPlan, header: bool) -> str | None:
+    """A fresh secret for every new preview (new servers in the preview backend); kept while
+    the same preview stays; none without a preview or with header preview off."""
+    if not header or not any(preview.final):
+        return None
+    if before is not None and before.token and not preview.added:
+        return before.token
+    return secrets.token_urlsafe(24)
+
+
+def stop_haproxy(root: Path, timeout: float = 10.0) -> bool:
+    """Stop the shared HAProxy whose files are in `root` (`<haproxy_dir>/<port>`), process
+    or container; True when one was running. `flowgate down` and tests' clean-up use it."""
+    from flowgate.backends.proxy.haproxy_container import stop_container
+
+    files = HAProxyFiles(Path(root))
+    stopped = HAProxyProcess(files).stop(timeout)
+    return stop_container(files, timeout) or stopped
 
 
 @hookimpl

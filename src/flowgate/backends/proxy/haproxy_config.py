@@ -1,10 +1,12 @@
 """Pure HAProxy configuration rendering: routes in, config text out. No I/O here.
 
-Everything that reaches the config text is whitelisted first (service names, paths,
-domains, addresses), because a newline or a `#` in a service path would otherwise inject
-configuration. Each backend has a fixed number of server slots so that switching colors
-and scaling only moves servers around through the Runtime API; only a change of capacity
-or of routing rules needs a reload.
+Everything that reaches the config text is whitelisted first: service names, paths and
+domains when the `Route` is built (`flowgate.route_values`, checked again when routes.json
+is read back), addresses here, because a newline or a `#` would otherwise inject
+configuration. One HAProxy serves the services of every project that shares it; each
+service owns its paths/domains and its two backends. Each backend has a fixed number of
+server slots so that switching colors and scaling only moves servers around through the
+Runtime API; only a change of capacity or of routing rules needs a reload.
 """
 
 from __future__ import annotations
@@ -16,46 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowgate.errors import ConfigError, ReleaseFailed
+from flowgate.errors import ReleaseFailed
+from flowgate.route_values import check_domain, check_path, check_service_name
 
-SERVICE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-# RFC 3986 path characters minus those HAProxy's parser treats specially (quotes, `$`, `#`).
-PATH_RE = re.compile(r"^/[A-Za-z0-9._~!&()*+,;=:@%/-]*$")
-_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
-DOMAIN_RE = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})*$")
 HOST_RE = re.compile(r"^[A-Za-z0-9.-]+$")
 PREVIEW_HEADER = "X-Flowgate-Preview"
 FREE_SLOT = "0.0.0.0:0"
-
-
-def check_service_name(service: str) -> str:
-    if not SERVICE_RE.fullmatch(service) or len(service) > 64:
-        raise ConfigError(
-            f"service name {service!r} must match {SERVICE_RE.pattern} (lowercase project "
-            "and target names)",
-            key="project",
-        )
-    return service
-
-
-def check_path(path: str) -> str:
-    if not PATH_RE.fullmatch(path) or len(path) > 512:
-        raise ConfigError(
-            f"{path!r} must start with / and hold only URL path characters "
-            "(no spaces, quotes, #, $, backslashes, braces or non-ASCII)",
-            key="service_path",
-        )
-    return path
-
-
-def check_domain(domain: str) -> str:
-    if not DOMAIN_RE.fullmatch(domain) or len(domain) > 253:
-        raise ConfigError(
-            f"{domain!r} is not a domain name (letters, digits, dots, hyphens, "
-            "optionally a leading *.)",
-            key="service_domain",
-        )
-    return domain.lower()
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -132,7 +100,12 @@ def plan_slots(current: Slots, desired: Iterable[str], minimum: int) -> SlotPlan
 
 @dataclass(frozen=True)
 class ServiceEntry:
-    """One target as the proxy serves it; stored in routes.json and rendered."""
+    """One target as the proxy serves it; stored in routes.json and rendered.
+
+    `owner` is the folder of the project that claimed it (`project` its name): only that
+    project changes or removes it. `token` is the preview secret of the current preview
+    (None when there is no preview or header preview is off).
+    """
 
     service: str
     paths: tuple[str, ...]
@@ -141,6 +114,17 @@ class ServiceEntry:
     preview_color: str | None = None
     live: Slots = ()
     preview: Slots = ()
+    project: str = ""
+    owner: str = ""
+    token: str | None = None
+
+    @property
+    def claims(self) -> set[tuple[str, str]]:
+        """(domain, path) pairs this service answers; "" is any host."""
+        return {(domain, path) for path in self.paths for domain in (self.domains or ("",))}
+
+    def describe(self) -> str:
+        return f"{self.service} (project {self.project or '?'} in {self.owner or '?'})"
 
     def same_structure(self, other: ServiceEntry) -> bool:
         return (self.paths, self.domains, len(self.live), len(self.preview)) == (
@@ -159,6 +143,9 @@ class ServiceEntry:
             "preview_color": self.preview_color,
             "live": list(self.live),
             "preview": list(self.preview),
+            "project": self.project,
+            "owner": self.owner,
+            "token": self.token,
         }
 
     @classmethod
@@ -171,7 +158,21 @@ class ServiceEntry:
             preview_color=data.get("preview_color"),
             live=tuple(normalize_address(a) if a else None for a in data.get("live", ())),
             preview=tuple(normalize_address(a) if a else None for a in data.get("preview", ())),
+            project=str(data.get("project") or ""),
+            owner=str(data.get("owner") or ""),
+            token=_check_token(data.get("token")),
         )
+
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+def _check_token(token: object) -> str | None:
+    if token is None:
+        return None
+    if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
+        raise ReleaseFailed("haproxy: routes.json holds a malformed preview token")
+    return token
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,8 @@ class RenderOptions:
     proxy_port: int
     preview_port: int
     admin_socket: str
+    preview_bind: str = "127.0.0.1"
+    preview_map: str | None = None  # header preview on: the token -> backend map file
     hard_stop_after: int = 30
     extra_global: tuple[str, ...] = field(default=())
 
@@ -189,8 +192,8 @@ def backend_name(service: str, role: str) -> str:
     return f"{service}.{role}"
 
 
-def _bind(options: RenderOptions, port: int) -> str:
-    host = f"[{options.bind}]" if ":" in options.bind else options.bind
+def _bind(address: str, port: int) -> str:
+    host = f"[{address}]" if ":" in address else address
     return f"    bind {host}:{port}"
 
 
@@ -207,9 +210,12 @@ def _host_acls(entry: ServiceEntry) -> list[str]:
 
 
 def _ordered_paths(services: Sequence[ServiceEntry]) -> list[tuple[str, ServiceEntry]]:
-    """Longest path first so `/api/v2` wins over `/api` and `/` comes last."""
+    """Longest path first so `/api/v2` wins over `/api` and `/` comes last; for one path, a
+    service bound to domains before one that takes any host."""
     pairs = [(path, entry) for entry in services for path in entry.paths]
-    return sorted(pairs, key=lambda pair: (-len(pair[0]), pair[0], pair[1].service))
+    return sorted(
+        pairs, key=lambda pair: (-len(pair[0]), not pair[1].domains, pair[0], pair[1].service)
+    )
 
 
 def _server_lines(slots: Slots) -> list[str]:
@@ -222,10 +228,50 @@ def _server_lines(slots: Slots) -> list[str]:
     return lines
 
 
+def _preview_rule(options: RenderOptions) -> list[str]:
+    """Header preview: the header's value must be a current preview token; the map file
+    turns it into that service's preview backend (tokens change at run time)."""
+    if options.preview_map is None:
+        return []
+    lookup = f"req.hdr({PREVIEW_HEADER.lower()}),map_str({options.preview_map})"
+    return [f"    use_backend %[{lookup}] if {{ {lookup} -m found }}"]
+
+
+def _route_rules(
+    routes: list[tuple[str, ServiceEntry]], role: str, any_host: bool = False
+) -> list[str]:
+    """`any_host` (the preview port): after the rules with their Host check, every path
+    again without it, so a gate reaching the preview port by address still gets there."""
+    lines = []
+    for path, entry in routes:
+        host = f" {entry.service}.host" if entry.domains else ""
+        lines.append(
+            f"    use_backend {backend_name(entry.service, role)} if {{ path_beg {path} }}{host}"
+        )
+    if any_host:
+        for path, entry in routes:
+            if entry.domains:
+                lines.append(
+                    f"    use_backend {backend_name(entry.service, role)} if {{ path_beg {path} }}"
+                )
+    return lines
+
+
+def preview_map_text(services: Mapping[str, ServiceEntry]) -> str:
+    """The map file's lines: `<token> <service>.preview`."""
+    lines = [
+        f"{services[name].token} {backend_name(name, 'preview')}\n"
+        for name in sorted(services)
+        if services[name].token
+    ]
+    return "".join(lines)
+
+
 def render(services: Mapping[str, ServiceEntry], options: RenderOptions) -> str:
-    """The whole configuration of one project; deterministic for golden-file tests."""
+    """The whole configuration of one shared HAProxy; deterministic for golden-file tests."""
     entries = [services[name] for name in sorted(services)]
     routes = _ordered_paths(entries)
+    acls = [line for entry in entries for line in _host_acls(entry)]
     out = [
         "# Rendered by flowgate; edits are overwritten on the next apply.",
         "global",
@@ -248,28 +294,19 @@ def render(services: Mapping[str, ServiceEntry], options: RenderOptions) -> str:
         "    default-server inter 500ms fastinter 200ms downinter 200ms rise 1 fall 2",
         "",
         "frontend public",
-        _bind(options, options.proxy_port),
+        _bind(options.bind, options.proxy_port),
+        *acls,
+        *_preview_rule(options),
+        *_route_rules(routes, "live"),
+        "    default_backend flowgate.no-route",
+        "",
+        "frontend preview",
+        _bind(options.preview_bind, options.preview_port),
+        *acls,
+        *_route_rules(routes, "preview", any_host=True),
+        "    default_backend flowgate.no-route",
+        "",
     ]
-    for entry in entries:
-        out.extend(_host_acls(entry))
-    header = PREVIEW_HEADER.lower()
-    for path, entry in routes:
-        preview = backend_name(entry.service, "preview")
-        out.append(
-            f"    use_backend {preview} if {{ req.hdr({header}) -m str {entry.service} }} "
-            f"{{ path_beg {path} }}"
-        )
-    for path, entry in routes:
-        host = f" {entry.service}.host" if entry.domains else ""
-        out.append(
-            f"    use_backend {backend_name(entry.service, 'live')} if {{ path_beg {path} }}{host}"
-        )
-    out += ["    default_backend flowgate.no-route", ""]
-    out += ["frontend preview", _bind(options, options.preview_port)]
-    for path, entry in routes:
-        preview = backend_name(entry.service, "preview")
-        out.append(f"    use_backend {preview} if {{ path_beg {path} }}")
-    out += ["    default_backend flowgate.no-route", ""]
     for entry in entries:
         for role, slots in (("live", entry.live), ("preview", entry.preview)):
             out.append(f"backend {backend_name(entry.service, role)}")

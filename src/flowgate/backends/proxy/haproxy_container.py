@@ -1,15 +1,16 @@
 """HAProxy as a container on `proxy_docker_host` instead of a local master-worker process.
 
-Only the way the master starts and stops differs. The container shares the host's network
-(`network_mode: host`) and has the project's state dir bind-mounted at the same path, so the
+Only the way the master starts and stops differs from `HAProxyProcess` (the same five
+methods). The container shares the host's network
+(`network_mode: host`) and has the shared HAProxy's folder bind-mounted at the same path, so the
 same config file, master socket and Runtime API socket are used as in process mode, and
 rendering, `haproxy -c`, Runtime API switches and confirmed reloads stay identical. The
 directory is mounted, not the file: a config swapped in with `os.replace` is a new inode,
 which a single-file bind mount would never see.
 
 Sharing files and sockets needs an engine on this machine, so a `proxy_docker_host` on
-another machine is refused. `container.json` in the state dir records the engine and the
-container's name, so `stop_haproxy(project_dir)` finds it without the settings.
+another machine is refused. `container.json` in the folder records the engine and the
+container's name, so `stop_container(files)` finds it without the settings.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from urllib.parse import urlsplit
 
 from flowgate.backends.proxy import haproxy_control as control
 from flowgate.backends.proxy.haproxy_control import HAProxyFiles, ProcInfo
+from flowgate.backends.proxy.haproxy_keys import DEFAULT_IMAGE
+from flowgate.backends.proxy.haproxy_process import HAProxyProcess
 from flowgate.backends.runtime.docker_engine import docker_reason
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
 
@@ -38,9 +41,7 @@ if TYPE_CHECKING:
 
     from flowgate.config.settings import Settings
 
-DEFAULT_IMAGE = "haproxy:2.6"
-LABEL_PROJECT = "io.flowgate.project"
-LABEL_STATE_DIR = "io.flowgate.haproxy"  # the state dir the container serves
+LABEL_STATE_DIR = "io.flowgate.haproxy"  # the folder of the shared HAProxy it serves
 MARKER = "container.json"
 
 
@@ -80,32 +81,27 @@ def _is_local(host: str) -> bool:
     return False
 
 
-def container_name(project: str, files: HAProxyFiles) -> str:
-    """The project's name plus a digest of the state dir: two checkouts never collide."""
+def container_name(files: HAProxyFiles) -> str:
+    """The port plus a digest of the folder: two `haproxy_dir`s never collide."""
     digest = hashlib.sha256(str(files.root).encode()).hexdigest()[:8]
-    return f"flowgate-haproxy-{project}-{digest}"
+    return f"flowgate-haproxy-{files.root.name}-{digest}"
 
 
 class HAProxyContainer:
-    """Starts, finds and stops one project's HAProxy container; validates configs."""
+    """Starts, finds and stops a shared HAProxy's container; validates configs."""
 
-    def __init__(self, files: HAProxyFiles, docker_host: str, image: str, project: str) -> None:
+    mode = "container"
+
+    def __init__(self, files: HAProxyFiles, docker_host: str, image: str) -> None:
         self.files = files
         self.docker_host = local_docker_host(docker_host)
         self.image = image
-        self.project = project
-        self.name = container_name(project, files)
+        self.name = container_name(files)
 
     @classmethod
-    def from_settings(cls, settings: Settings, files: HAProxyFiles) -> HAProxyContainer | None:
-        """None when `proxy_docker_host` is unset: HAProxy then runs as a local process."""
-        docker_host = settings.get("proxy_docker_host")
-        if not docker_host:
-            return None
-        from flowgate.engine.context import project_name
-
+    def from_settings(cls, settings: Settings, files: HAProxyFiles) -> HAProxyContainer:
         image = str(settings.get("haproxy_image") or DEFAULT_IMAGE)
-        return cls(files, str(docker_host), image, project_name(settings))
+        return cls(files, str(settings.get("proxy_docker_host")), image)
 
     def check(self) -> None:
         """The engine answers (connecting asks it for its API version); nothing changes."""
@@ -119,10 +115,11 @@ class HAProxyContainer:
 
     def start(self, timeout: float = 30.0) -> ProcInfo:
         """Replace any stopped container of ours with a fresh one and wait for its worker."""
-        if control.master_pid(self.files) is not None:
+        if HAProxyProcess(self.files).running():
             raise ReleaseFailed(
-                "haproxy: a local HAProxy process serves this project; stop it "
-                "(stop_haproxy) before running HAProxy as a container"
+                f"haproxy: a local HAProxy process serves {self.files.root}; stop it "
+                "(`flowgate down` in every project it serves) before running HAProxy as a "
+                "container"
             )
         self.files.ensure()
         with self._client() as client:
@@ -152,9 +149,7 @@ class HAProxyContainer:
                     remove=True,
                 )
             except docker.errors.ContainerError as err:
-                text = (err.stderr or b"").decode(errors="replace")
-                lines = [ln for ln in text.splitlines() if "ALERT" in ln]
-                detail = (lines or text.splitlines() or ["no output"])[0]
+                detail = control.first_alert((err.stderr or b"").decode(errors="replace"))
                 raise ReleaseFailed(
                     f"haproxy: rendered config is invalid, nothing applied: {detail}"
                 ) from err
@@ -180,7 +175,7 @@ class HAProxyContainer:
                     str(self.files.config),
                 ],
                 name=self.name,
-                labels={LABEL_PROJECT: self.project, LABEL_STATE_DIR: str(self.files.root)},
+                labels={LABEL_STATE_DIR: str(self.files.root)},
                 network_mode="host",
                 mounts=self._mounts(),
                 user=_user(),
@@ -207,9 +202,10 @@ class HAProxyContainer:
             exited = container.status not in ("created", "running")
             if exited or container.attrs.get("RestartCount"):
                 logs = container.logs(stdout=False, stderr=True).decode(errors="replace")
-                alerts = [ln for ln in logs.splitlines() if "ALERT" in ln] or ["no output"]
                 self._discard(container)
-                raise ReleaseFailed(f"haproxy: container could not start: {alerts[0]}")
+                raise ReleaseFailed(
+                    f"haproxy: container could not start: {control.first_alert(logs)}"
+                )
             if time.monotonic() > deadline:
                 self._discard(container)
                 raise ReleaseFailed(
@@ -245,6 +241,9 @@ class HAProxyContainer:
         with _connect(self.docker_host) as client:
             yield client
 
+    def stop(self, timeout: float = 10.0) -> bool:
+        return stop_container(self.files, timeout)
+
 
 def stop_container(files: HAProxyFiles, timeout: float = 10.0) -> bool:
     """Stop and remove the container `container.json` names; True when one was running."""
@@ -267,18 +266,6 @@ def stop_container(files: HAProxyFiles, timeout: float = 10.0) -> bool:
     for path in (files.master_socket, files.admin_socket):
         path.unlink(missing_ok=True)
     return running
-
-
-def stop_haproxy(state_dir: Path, timeout: float = 10.0) -> bool:
-    """Stop the project's HAProxy, process or container; True when one was running.
-
-    `state_dir` is the project dir or its `.flowgate/haproxy/` dir. Tests and the demo call
-    this in their clean-up.
-    """
-    root = Path(state_dir)
-    files = HAProxyFiles(root) if root.name == "haproxy" else HAProxyFiles.for_project(root)
-    stopped = control.stop_master(files, timeout)
-    return stop_container(files, timeout) or stopped
 
 
 @contextlib.contextmanager

@@ -1,18 +1,22 @@
-"""Running HAProxy: its files, the master process, the master socket and the Runtime API.
+"""Talking to a running HAProxy: its files, the master socket and the Runtime API.
 
-HAProxy runs in master-worker mode, daemonized, so it keeps serving after flowgate exits.
-HAProxy 2.6's `reload` answers nothing and a failed reload silently keeps the old worker,
-so every reload is confirmed with `show proc`, and every config is checked with
-`haproxy -c` before it is applied.
+HAProxy runs in master-worker mode (a local process or a container, see haproxy_process
+and haproxy_container), so it keeps serving after flowgate exits. HAProxy 2.6's `reload`
+answers nothing and a failed reload silently keeps the old worker, so every reload is
+confirmed with `show proc`, and every config is checked with `haproxy -c` before it is
+applied.
+
+One HAProxy serves every project on this host that names the same `proxy_port`: its files
+live in `<haproxy_dir>/<proxy_port>/` (see `default_haproxy_dir`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -30,15 +34,24 @@ MAX_SOCKET_PATH = 95
 RUNTIME_ERRORS = ("No such", "Require", "Invalid", "Unknown command", "Permission denied")
 
 
+def default_haproxy_dir() -> Path:
+    """Where shared HAProxies keep their files unless `haproxy_dir` says otherwise:
+    /var/lib/flowgate/haproxy for root, else $XDG_STATE_HOME (~/.local/state)/flowgate/haproxy."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/flowgate/haproxy")
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "flowgate" / "haproxy"
+
+
 @dataclass(frozen=True)
 class HAProxyFiles:
-    """Where one project's HAProxy keeps its files: `<project>/.flowgate/haproxy/`."""
+    """Where one shared HAProxy keeps its files: `<haproxy_dir>/<proxy_port>/`."""
 
     root: Path
 
     @classmethod
-    def for_project(cls, project_dir: Path) -> HAProxyFiles:
-        return cls(Path(project_dir).resolve() / ".flowgate" / "haproxy")
+    def for_port(cls, haproxy_dir: Path | str, proxy_port: int) -> HAProxyFiles:
+        return cls(Path(haproxy_dir).expanduser().resolve() / str(int(proxy_port)))
 
     @property
     def config(self) -> Path:
@@ -74,9 +87,24 @@ class HAProxyFiles:
     def admin_socket(self) -> Path:
         return self.socket_dir / "admin.sock"
 
+    @property
+    def preview_map(self) -> Path:
+        """Header preview tokens; beside the sockets, whose path never needs quoting."""
+        return self.socket_dir / "preview.map"
+
     def ensure(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.socket_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def remove(self) -> None:
+        """Delete the files of a stopped HAProxy (the folder too, when nothing else is left)."""
+        for path in (self.config, self.routes, self.pidfile, self.preview_map):
+            path.unlink(missing_ok=True)
+        for path in (self.master_socket, self.admin_socket):
+            path.unlink(missing_ok=True)
+        for folder in {self.socket_dir, self.root}:
+            with contextlib.suppress(OSError):  # not empty (the lock file) or already gone
+                folder.rmdir()
 
 
 def haproxy_binary() -> str:
@@ -121,29 +149,16 @@ def validate_config(path: Path) -> None:
         check=False,
     )
     if result.returncode != 0:
-        lines = [ln for ln in (result.stderr + result.stdout).splitlines() if "ALERT" in ln]
-        detail = (lines or (result.stderr + result.stdout).splitlines() or ["no output"])[0]
+        detail = first_alert(result.stderr + result.stdout)
         raise ReleaseFailed(f"haproxy: rendered config is invalid, nothing applied: {detail}")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"  # a zombie has exited
-
-
-def master_pid(files: HAProxyFiles) -> int | None:
-    """The pid of this project's master, only if it is alive and runs our config."""
-    try:
-        pid = int(files.pidfile.read_text().split()[0])
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError, IndexError):
-        return None
-    if str(files.config).encode() not in cmdline or not _pid_alive(pid):
-        return None
-    return pid
+def first_alert(output: str) -> str:
+    """The line of HAProxy's output that says what went wrong: its first ALERT, else its
+    first line. The one parser of HAProxy's error output (`-c`, start-up, container logs)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    alerts = [line for line in lines if "ALERT" in line]
+    return (alerts or lines or ["no output"])[0]
 
 
 @dataclass(frozen=True)
@@ -178,7 +193,7 @@ def show_proc(files: HAProxyFiles) -> ProcInfo:
     return ProcInfo(reloads, failed, tuple(workers), tuple(old))
 
 
-def _wait_proc(
+def wait_proc(
     files: HAProxyFiles, timeout: float, done: Callable[[ProcInfo], bool]
 ) -> ProcInfo | None:
     deadline = time.monotonic() + timeout
@@ -194,30 +209,6 @@ def _wait_proc(
         time.sleep(0.05)
 
 
-def start(files: HAProxyFiles, timeout: float = 10.0) -> ProcInfo:
-    """Start a daemonized master-worker HAProxy on the current config and wait for its worker."""
-    files.ensure()
-    command = [
-        haproxy_binary(),
-        "-W",
-        "-D",
-        "-S",
-        f"{files.master_socket},mode,600",
-        "-f",
-        str(files.config),
-        "-p",
-        str(files.pidfile),
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
-    if result.returncode != 0:
-        alerts = [ln for ln in result.stderr.splitlines() if "ALERT" in ln] or ["no output"]
-        raise ReleaseFailed(f"haproxy: could not start: {alerts[0]}")
-    info = _wait_proc(files, timeout, lambda i: bool(i.workers))
-    if info is None:
-        raise ReleaseFailed(f"haproxy: started but no worker answered within {timeout:g}s")
-    return info
-
-
 def reload(files: HAProxyFiles, timeout: float = 10.0) -> ProcInfo:
     """Reload through the master socket and confirm a new worker took over."""
     before = show_proc(files)
@@ -225,7 +216,7 @@ def reload(files: HAProxyFiles, timeout: float = 10.0) -> ProcInfo:
         send(files.master_socket, "reload")
     except OSError as err:
         raise ReleaseFailed(f"haproxy: master socket refused the reload: {err}") from err
-    info = _wait_proc(files, timeout, lambda i: i.reloads > before.reloads)
+    info = wait_proc(files, timeout, lambda i: i.reloads > before.reloads)
     if info is None:
         raise ReleaseFailed(f"haproxy: reload not confirmed by `show proc` within {timeout:g}s")
     if info.failed > before.failed or not set(info.workers) - set(before.workers):
@@ -241,26 +232,3 @@ def server_states(files: HAProxyFiles, backend: str) -> dict[str, tuple[int, int
         if len(fields) > 18 and fields[0].isdigit() and fields[1] == backend:
             states[fields[3]] = (int(fields[5]), int(fields[6]), f"{fields[4]}:{fields[18]}")
     return states
-
-
-def stop_master(files: HAProxyFiles, timeout: float = 10.0) -> bool:
-    """Stop a local HAProxy master (by the pid it recorded); True when one was stopped."""
-    pid = master_pid(files)
-    if pid is None:
-        return False
-    try:
-        info = show_proc(files)
-        workers = (*info.workers, *info.old_workers)
-    except OSError:
-        workers = ()
-    os.kill(pid, signal.SIGTERM)  # the master stops its workers too
-    for each in (pid, *workers):
-        deadline = time.monotonic() + timeout
-        while _pid_alive(each):
-            if time.monotonic() > deadline:
-                os.kill(each, signal.SIGKILL)
-                break
-            time.sleep(0.05)
-    for path in (files.master_socket, files.admin_socket, files.pidfile):
-        path.unlink(missing_ok=True)
-    return True

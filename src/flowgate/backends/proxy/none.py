@@ -1,14 +1,13 @@
 """The `none` proxy backend: no proxy at all; instances are reached at their own address.
 
-`apply` still validates the route, so a service path that could never be routed by a
-real proxy is reported the same way whichever proxy is configured.
+A route's values are checked when the `Route` is built, so a service path that could
+never be routed by a real proxy is reported the same way whichever proxy is configured.
 """
 
 from __future__ import annotations
 
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
-from flowgate.backends.proxy.haproxy_config import check_domain, check_path, check_service_name
 
 
 class NoProxy(Proxy):
@@ -18,11 +17,7 @@ class NoProxy(Proxy):
         """Nothing to reach."""
 
     def apply(self, route: Route) -> None:
-        check_service_name(route.service)
-        for path in route.paths:
-            check_path(path)
-        for domain in route.domains:
-            check_domain(domain)
+        """Nothing routes the service; the route's values were checked when it was built."""
 
     def remove(self, service: str) -> None:
         """Nothing routes the service."""
