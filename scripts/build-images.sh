@@ -69,4 +69,7 @@ build books-ms:1.0 "$IMAGES/app" VERSION=1.0 BROKEN=0
 build books-ms:1.1 "$IMAGES/app" VERSION=1.1 BROKEN=0
 build books-ms:1.2 "$IMAGES/app" VERSION=1.2 BROKEN=1
 build books-ms-db:1.0 "$IMAGES/db" VERSION=1.0
+# The second example service (examples/users-ms) is the same app under another API path.
+build users-ms:1.0 "$IMAGES/app" VERSION=1.0 BROKEN=0 SERVICE=users-ms RESOURCE=users
+build users-ms:1.1 "$IMAGES/app" VERSION=1.1 BROKEN=0 SERVICE=users-ms RESOURCE=users
 log "example images ready"

@@ -27,8 +27,10 @@ from flowgate.testing.network import free_port
 from flowgate.testing.projects import remove_project
 from flowgate.testing.traffic import version_and_color
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "books-ms"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE = EXAMPLES / "books-ms"
 BOOKS_PATH = "/api/v1/books"
+USERS_PATH = "/api/v1/users"
 BLUE_1_0, GREEN_1_1 = "1.0 (blue)", "1.1 (green)"
 #: Variables that would point flowgate or its pytest plugin somewhere else than the project.
 FOREIGN_ENV = (
@@ -44,6 +46,7 @@ FOREIGN_ENV = (
     "FLOWGATE_PROJECT_DIR",
     "FLOWGATE_RESULT_FILE",
     "BOOKS_VERSION",
+    "USERS_VERSION",
 )
 
 
@@ -62,6 +65,8 @@ class BooksProject:
     name: str
     public: int  # the proxy's public port
     preview: int  # the proxy's preview port
+    path: str = BOOKS_PATH  # the service's route
+    version_env: str = "BOOKS_VERSION"  # the variable naming the image tag to release
 
     @classmethod
     def create(
@@ -84,6 +89,24 @@ class BooksProject:
         )
         return books
 
+    @classmethod
+    def create_users(
+        cls, folder: Path, prefix: str, beside: BooksProject, settings: str = ""
+    ) -> BooksProject:
+        """examples/users-ms (no gate) on the same shared HAProxy as `beside`: same
+        `haproxy_dir`, `proxy_port` and `preview_port`."""
+        shutil.copytree(EXAMPLES / "users-ms", folder, ignore=shutil.ignore_patterns(".flowgate"))
+        name = prefix + secrets.token_hex(3)
+        users = cls(folder, name, beside.public, beside.preview, USERS_PATH, "USERS_VERSION")
+        assert users.haproxy_dir == beside.haproxy_dir, "keep both projects in one folder"
+        (folder / "flowgate.yml").write_text(
+            f"target: app\nproject: {name}\nservice_path: [{USERS_PATH}]\nproxy: haproxy\n"
+            f"proxy_port: {users.public}\npreview_port: {users.preview}\n"
+            f"haproxy_dir: {users.haproxy_dir}\n"
+            "health_timeout: 60\ndrain_timeout: 1\nstop_timeout: 2\n" + settings
+        )
+        return users
+
     @property
     def haproxy_dir(self) -> Path:
         return self.folder.parent / "haproxy"
@@ -97,15 +120,15 @@ class BooksProject:
         return f"{self.name}-app"
 
     def url(self, port: int | None = None) -> str:
-        return f"http://127.0.0.1:{port or self.public}{BOOKS_PATH}"
+        return f"http://127.0.0.1:{port or self.public}{self.path}"
 
     def invoke(self, *argv: str, version: str | None = None) -> tuple[int, str, str]:
         """`flowgate <argv> -C <folder>` in this process: (exit code, stdout, stderr);
-        `version` is BOOKS_VERSION, the image tag to release."""
+        `version` is BOOKS_VERSION (USERS_VERSION), the image tag to release."""
         out, err = io.StringIO(), io.StringIO()
         with pytest.MonkeyPatch.context() as env:
             if version:
-                env.setenv("BOOKS_VERSION", version)
+                env.setenv(self.version_env, version)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 code = main([*argv, "-C", str(self.folder), "--no-color"])
         return code, out.getvalue(), err.getvalue()

@@ -1,5 +1,6 @@
 #!/bin/sh
-# PID 1 of a books-ms container. Why a script and not the server itself: a busybox server
+# PID 1 of a books-ms container (or of users-ms: the same image built with the build args
+# SERVICE=users-ms RESOURCE=users). Why a script and not the server itself: a busybox server
 # as PID 1 ignores SIGTERM (docker stop would wait out its timeout), and the JSON must say
 # which version and color answered, which only the container's environment knows.
 #
@@ -19,7 +20,10 @@ stop() {
 }
 trap stop TERM INT
 
-version=$(cat /etc/books-ms/version)
+service=$(cat /etc/example-service)
+RESOURCE=$(cat "/etc/$service/resource")
+export RESOURCE # serve.sh routes /api/v1/$RESOURCE
+version=$(cat "/etc/$service/version")
 color=${FLOWGATE_COLOR:-${FLOW_COLOR:-unknown}}
 release=${FLOWGATE_RELEASE:-}
 host=$(hostname)
@@ -31,15 +35,21 @@ wait "$child"
 
 # Each response is prepared once: serve.sh only picks one and copies it to the client.
 mkdir -p /www/api/v1 /srv
-if [ "$(cat /etc/books-ms/broken)" = "1" ]; then
-    # The deliberately broken build (1.2): healthy on /health, HTTP 500 on the API.
-    books_status="500 Internal Server Error"
-    printf '{"service": "books-ms", "version": "%s", "color": "%s", "error": "books store unavailable"}\n' \
-        "$version" "$color" >/www/api/v1/books
+body=/www/api/v1/$RESOURCE
+if [ "$RESOURCE" = books ]; then
+    items='[{"id": 1, "title": "The Phoenix Project", "author": "Gene Kim"}, {"id": 2, "title": "Continuous Delivery", "author": "Jez Humble"}, {"id": 3, "title": "Release It!", "author": "Michael Nygard"}]'
 else
-    books_status="200 OK"
-    cat >/www/api/v1/books <<JSON
-{"service": "books-ms", "version": "$version", "color": "$color", "release": "$release", "hostname": "$host", "db_host": "${DB_HOST:-}", "books": [{"id": 1, "title": "The Phoenix Project", "author": "Gene Kim"}, {"id": 2, "title": "Continuous Delivery", "author": "Jez Humble"}, {"id": 3, "title": "Release It!", "author": "Michael Nygard"}]}
+    items='[{"id": 1, "name": "Ada Lovelace"}, {"id": 2, "name": "Grace Hopper"}]'
+fi
+if [ "$(cat "/etc/$service/broken")" = "1" ]; then
+    # The deliberately broken build (1.2): healthy on /health, HTTP 500 on the API.
+    api_status="500 Internal Server Error"
+    printf '{"service": "%s", "version": "%s", "color": "%s", "error": "%s store unavailable"}\n' \
+        "$service" "$version" "$color" "$RESOURCE" >"$body"
+else
+    api_status="200 OK"
+    cat >"$body" <<JSON
+{"service": "$service", "version": "$version", "color": "$color", "release": "$release", "hostname": "$host", "db_host": "${DB_HOST:-}", "$RESOURCE": $items}
 JSON
 fi
 printf 'ok\n' >/www/health
@@ -50,7 +60,7 @@ prepare() {
     printf 'HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %s\r\nConnection: close\r\n\r\n' \
         "$2" "$3" "$(wc -c <"$4")" >"/srv/$1.head"
 }
-prepare books "$books_status" application/json /www/api/v1/books
+prepare api "$api_status" application/json "$body"
 prepare health "200 OK" text/plain /www/health
 prepare notfound "404 Not Found" text/plain /www/notfound
 

@@ -13,6 +13,7 @@ the same methods). The last service to leave stops it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import time
@@ -72,8 +73,26 @@ class HAProxyProxy(Proxy):
         return str(Path(self.settings.project_dir).resolve())
 
     def check(self) -> None:
+        """HAProxy can be run, and this project may join the shared HAProxy: its route is
+        nobody else's, it agrees on how HAProxy runs, and when HAProxy is not running its
+        ports are free. Reads only; so a conflict fails before anything changes."""
         self.runner.check()
-        self._wanted()
+        wanted = self._wanted()
+        target = self.settings.get("target")
+        if target and self.files.routes.exists():
+            current = table.load(self.files)
+            current.check_join(self._claim(f"{self._project()}-{target}"), wanted)
+        if not self.runner.running():
+            check_free(wanted.listeners())
+
+    def _claim(self, service: str) -> ServiceEntry:
+        route = Route(
+            service,
+            tuple(self.settings.get("service_path") or ()),
+            tuple(self.settings.get("service_domain") or ()),
+        )
+        entry = ServiceEntry(route.service, route.paths, route.domains)
+        return dataclasses.replace(entry, project=self._project(), owner=self.owner)
 
     # -- applying -----------------------------------------------------------------------
 
