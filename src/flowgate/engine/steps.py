@@ -1,7 +1,9 @@
-"""The built-in implementations of the five release steps.
+"""The built-in implementations of the release steps: the only engine module that calls
+the backends.
 
-They are registered like any plugin and marked `trylast`, so a third-party plugin that
-answers a step first replaces them. Each delegates to the configured backend.
+The hook implementations are registered like any plugin and marked `trylast`, so a
+third-party plugin that answers a step first replaces them. Each delegates to the
+configured backend.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ def deploy_spec(context: ReleaseContext, color: Color, count: int) -> DeploySpec
     )
 
 
+def instances(context: ReleaseContext, color: Color) -> list[Instance]:
+    """Every instance of `color`, running or stopped."""
+    return context.runtime.instances(context.project, context.target, color)
+
+
 def running(context: ReleaseContext, color: Color | None) -> tuple[Instance, ...]:
     if color is None:
         return ()
-    found = context.runtime.instances(context.project, context.target, color)
-    return tuple(instance for instance in found if instance.running)
+    return tuple(instance for instance in instances(context, color) if instance.running)
 
 
 def build_route(
@@ -93,3 +99,26 @@ def stop_old(context: ReleaseContext, color: Color) -> bool:
     context.registry.deregister_instances(context.service_name, color)
     context.runtime.stop(context.project, context.target, color)
     return True
+
+
+def start(context: ReleaseContext, color: Color, count: int) -> list[Instance]:
+    """Start the stopped, kept `color` again, healthy (rollback)."""
+    return context.runtime.start(deploy_spec(context, color, count))
+
+
+def stop(context: ReleaseContext, color: Color) -> None:
+    """Stop `color` again without draining (a rollback that could not switch to it)."""
+    context.runtime.stop(context.project, context.target, color)
+
+
+def drain(context: ReleaseContext, color: Color) -> None:
+    """Wait until the proxy holds no connection to `color`'s instances."""
+    context.proxy.wait_drained(
+        context.service_name, list(running(context, color)), context.settings.drain_timeout
+    )
+
+
+def remove(context: ReleaseContext, color: Color) -> None:
+    """Withdraw `color` from service discovery and remove its instances."""
+    context.registry.deregister_instances(context.service_name, color)
+    context.runtime.remove(context.project, context.target, color)
