@@ -47,6 +47,9 @@ class ReleaseContext:
     release: Release | None = None
     deadline: float | None = None  # time.monotonic() by which the release must end
     echo_test_output: bool = True  # stream the suites' pytest output to stderr (off with -q)
+    #: The registry's name for the target when it is not `<project>-<target>` (Docker
+    #: Flow keeps the project's case in its Consul keys; containers use the Compose name).
+    service_name_override: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def remaining(self) -> float | None:
@@ -64,7 +67,7 @@ class ReleaseContext:
 
     @property
     def service_name(self) -> str:
-        return f"{self.project}-{self.target}"
+        return self.service_name_override or f"{self.project}-{self.target}"
 
     @property
     def project_dir(self) -> Path:
