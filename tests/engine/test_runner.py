@@ -378,11 +378,11 @@ def test_a_gate_that_ends_past_the_deadline_still_removes_the_new_color(
     class SlowGate(Gate):
         @hookimpl
         def run_gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
-            time.sleep(0.3)
+            time.sleep(1.2)
             return TestResult(exit_code=-1, suites=suites, kind=kind)
 
     with pytest.raises(GateFailed, match="did not finish before the release timed out"):
-        with_gate(engine(), SlowGate(-1)).release(["tests"], [], timeout=0.2)
+        with_gate(engine(), SlowGate(-1)).release(["tests"], [], timeout=1.0)
     assert states(fakes) == {"blue": ["running"]}
     assert engine().ctx.state.new_color is None
     assert route(fakes)["preview_color"] is None
@@ -399,10 +399,10 @@ def test_once_live_a_release_past_its_deadline_still_stops_the_old_color(
     class SlowPost(Gate):
         @hookimpl
         def run_gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
-            time.sleep(0.3)
+            time.sleep(1.2)
             return TestResult(passed=1, exit_code=0, suites=suites, kind=kind)
 
-    done = with_gate(engine(), SlowPost(0)).release([], ["tests/post"], timeout=0.2)
+    done = with_gate(engine(), SlowPost(0)).release([], ["tests/post"], timeout=1.0)
     assert done is not None and done.outcome == "succeeded"
     assert route(fakes)["live_color"] == "green"
     assert states(fakes) == {"blue": ["exited"], "green": ["running"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,37 @@ def test_a_dead_rollback_also_stops_the_color_it_was_starting() -> None:
         Recovery.STOP_REVIVED_COLOR,
     )
     assert recovery_for(S.DEPLOYED, kind="rollback") == ()
+
+
+def render_tables() -> str:
+    """docs/engine.md's state tables, as engine/states.py says they are."""
+
+    def recovery(state: S) -> str:
+        actions = [str(a) for a in recovery_for(state, kind="rollback")]
+        if Recovery.STOP_REVIVED_COLOR in recovery_for(state, kind="rollback"):
+            actions[-1] += " (rollbacks only)"
+        return ", ".join(actions) or "—"
+
+    lines = [
+        "| state | meaning | may become | recovery, first thing the next verb does |",
+        "|---|---|---|---|",
+    ]
+    for state, row in TABLE.items():
+        to = ", ".join(sorted(str(s) for s in row.to)) or "—"
+        lines.append(f"| `{state}` | {row.meaning} | {to} | {recovery(state)} |")
+    lines += [
+        "",
+        "What `release`, `abort` and `rollback` then do, by the state of the current release:",
+        "",
+        "| state | `release` | `abort` | `rollback` |",
+        "|---|---|---|---|",
+    ]
+    for state, row in TABLE.items():
+        lines.append(f"| `{state}` | {row.release} | {row.abort} | {row.rollback} |")
+    return "\n".join(lines)
+
+
+def test_the_docs_show_this_table() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "engine.md").read_text()
+    begin = doc.index("-->\n", doc.index("<!-- states:")) + len("-->\n")
+    assert doc[begin : doc.index("\n<!-- /states -->")] == render_tables()

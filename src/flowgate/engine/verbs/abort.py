@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flowgate.engine import calls, steps
+from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.operation import operation
 from flowgate.engine.recorder import current_release, finish, save_state, transition
@@ -27,5 +27,5 @@ def discard_new(context: ReleaseContext, color: Color, touch_proxy: bool = True)
     live = context.state.live_color
     if touch_proxy:
         calls.route(context, live, None, cleanup=True)
-    steps.remove(context, color)
+    calls.hook_step(context, "remove", cleanup=True, color=color)
     save_state(context, deployed_color=live)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from flowgate.config.scale import ScaleSpec, resolve_count
-from flowgate.engine import calls, steps
+from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.operation import operation
 from flowgate.engine.recorder import new_release_id, save_state, start_release, transition
@@ -80,7 +80,7 @@ def discard_failed_deploy(context: ReleaseContext, color: Color, previewed: bool
     release = context.release
     failed_step = release.step if release else None
     try:
-        found = steps.instances(context, color)
+        found = calls.instances(context, color, fresh=True)
         if previewed or any(i.state not in STOPPED_STATES for i in found):
             discard_new(context, color, touch_proxy=previewed)
         else:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import logging
 
-from flowgate.engine import calls, steps
+from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.operation import operation
 from flowgate.engine.recorder import current_release, finish, save_state, transition
-from flowgate.engine.steps import running
 from flowgate.engine.verbs.test import gate_message, require_new, run_gate
 from flowgate.errors import FlowgateError, ReleaseFailed, RollbackFailed, UsageError
 from flowgate.models import Color, Release, ReleaseState, TestResult
@@ -44,7 +43,7 @@ def switch_to_new(
     """Make the new color live; the release ends `live` (or `rolled-back`)."""
     new = require_new(context, "promote")
     old = context.state.live_color
-    instances = list(running(context, new))
+    instances = calls.running(context, new, fresh=True)
     unhealthy = [i.name for i in instances if not i.healthy]
     if unhealthy:
         raise ReleaseFailed(f"not promoting: {', '.join(unhealthy)} not healthy")
@@ -95,14 +94,16 @@ def switch_back(
         context,
         live_color=old,
         deployed_color=new,
-        scale=len(running(context, old)) if old else None,
+        scale=len(calls.running(context, old)) if old else None,
     )
     transition(context, context.release, ReleaseState.ROLLED_BACK)
     if not keep_failed:
         try:
             # Requests the new color took while live must finish before it is removed.
-            steps.drain(context, new)
-            steps.remove(context, new)
+            calls.hook_step(
+                context, "drain", cleanup=True, color=new, instances=calls.running(context, new)
+            )
+            calls.hook_step(context, "remove", cleanup=True, color=new)
             save_state(context, deployed_color=old)
         except FlowgateError as err:
             log.warning("could not remove %s (`flowgate abort` removes it): %s", new, err)

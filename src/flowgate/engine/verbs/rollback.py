@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flowgate.engine import calls, steps
+from flowgate.engine import calls
 from flowgate.engine.colors import last_release_of, previous_live_color
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.operation import operation
@@ -16,7 +16,6 @@ from flowgate.engine.recorder import (
     start_release,
     transition,
 )
-from flowgate.engine.steps import running
 from flowgate.errors import FlowgateError, RollbackFailed, UsageError
 from flowgate.models import Color, Release, ReleaseState
 
@@ -28,18 +27,18 @@ def rollback(context: ReleaseContext, timeout: float | None = None) -> Release:
     with operation(context, timeout, release_id):
         live = context.state.live_color
         previous = previous_live(context, "roll back")
-        kept = steps.instances(context, previous)
+        kept = calls.instances(context, previous, fresh=True)
         if not kept:
             raise UsageError(f"cannot roll back: {previous} has no instances left")
         release = start_release(context, release_id, kind="rollback")
         release.color, release.instances = previous, len(kept)
         try:
-            calls.step(context, "start", lambda: steps.start(context, previous, len(kept)))
+            calls.hook_step(context, "start", color=previous, count=len(kept))
             calls.route(context, previous, None)
         except FlowgateError as err:
             # A failed proxy apply keeps the old routing, so `live` still serves.
             try:
-                steps.stop(context, previous)
+                calls.hook_step(context, "stop_old", cleanup=True, color=previous)
             except FlowgateError as stop_err:
                 log.warning("could not stop %s again: %s", previous, stop_err)
             raise RollbackFailed(
@@ -50,7 +49,7 @@ def rollback(context: ReleaseContext, timeout: float | None = None) -> Release:
             context,
             live_color=previous,
             deployed_color=previous,
-            scale=len(running(context, previous)),
+            scale=len(calls.running(context, previous)),
             release_id=release.id,
         )
         transition(context, release, ReleaseState.LIVE)

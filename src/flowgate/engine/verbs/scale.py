@@ -8,7 +8,6 @@ from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.operation import operation
 from flowgate.engine.recorder import save_state
-from flowgate.engine.steps import running
 from flowgate.errors import UsageError
 from flowgate.models import Instance
 
@@ -18,7 +17,7 @@ def scale(context: ReleaseContext, spec: ScaleSpec) -> list[Instance]:
         live = context.state.live_color
         if live is None:
             raise UsageError("nothing is live yet: promote a release before scaling")
-        current = context.state.scale or len(running(context, live)) or 1
+        current = context.state.scale or len(calls.running(context, live)) or 1
         count = spec.apply(current)
         preview = context.state.new_color
         if count < current:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.operation import operation
-from flowgate.engine.steps import running
 from flowgate.engine.verbs.rollback import previous_live
 from flowgate.errors import UsageError
 from flowgate.models import Color
@@ -16,7 +15,7 @@ def stop_old(context: ReleaseContext) -> Color | None:
         live = context.state.live_color
         if live is None:
             raise UsageError("nothing is live yet, so no color is old")
-        if not running(context, live.other):
+        if not calls.running(context, live.other):
             return None
         old = previous_live(context, "stop the old color")
         calls.hook_step(context, "stop_old", cleanup=True, color=old)

@@ -8,7 +8,6 @@ from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.operation import operation
 from flowgate.engine.recorder import current_release, emit, save_release
-from flowgate.engine.steps import running
 from flowgate.errors import GateFailed, UsageError
 from flowgate.models import Color, TestResult
 
@@ -26,7 +25,7 @@ def test(context: ReleaseContext, suites: list[str]) -> TestResult:
 def require_new(context: ReleaseContext, verb: str) -> Color:
     """The deployed, running new color, or a usage error saying there is none."""
     new = context.state.new_color
-    if new is None or not running(context, new):
+    if new is None or not calls.running(context, new):
         live = context.state.live_color
         raise UsageError(
             f"nothing to {verb}: no new color is deployed (live: {live or 'none'}); "
