@@ -74,7 +74,15 @@ class DockerFlowProxy(Proxy):
     # -- Proxy interface ----------------------------------------------------------------
 
     def check(self) -> None:
-        """Start the proxy container if flowgate manages it, then make sure the API answers."""
+        """Refuse a registry that cannot feed the proxy; start the proxy container if
+        flowgate manages it, then make sure the API answers."""
+        if self.settings.registry != "consul":
+            raise ConfigError(
+                f"proxy: docker-flow-proxy finds instances in Consul's catalog, which only "
+                f"registry: consul fills (got {self.settings.registry!r}): set registry: consul "
+                "and consul_address",
+                key="registry",
+            )
         if self._ensure_container():
             self._wait_until_answering()
         else:
