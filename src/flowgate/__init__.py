@@ -1,9 +1,10 @@
 """flowgate: test-gated blue-green releases of containerised services.
 
 The public API for plugin authors: `hookimpl`, the error types and exit codes, the models,
-the backend base classes (`Runtime`, `Proxy`, `Registry` and what they exchange) and `Key`
-(a configuration key a backend declares). The backend classes and `Key` are imported on
-first use, so `import flowgate` stays cheap for the CLI.
+the backend base classes (`Runtime`, `Proxy`, `Registry` and what they exchange), `Key` (a
+configuration key a backend declares), and `Settings` / `load_settings` (what a backend
+receives, and how a plugin's tests build it). These are imported on first use, so
+`import flowgate` stays cheap for the CLI.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         Runtime,
     )
     from flowgate.config.keys import Key
+    from flowgate.config.settings import Settings, load_settings
 
 __version__ = "0.1.0"
 
@@ -47,6 +49,8 @@ _LAZY = {
     "Route": "flowgate.backends.base",
     "Runtime": "flowgate.backends.base",
     "Key": "flowgate.config.keys",
+    "Settings": "flowgate.config.settings",
+    "load_settings": "flowgate.config.settings",
 }
 
 __all__ = [
@@ -66,10 +70,12 @@ __all__ = [
     "ReleaseFailed",
     "Route",
     "Runtime",
+    "Settings",
     "TargetState",
     "TestResult",
     "__version__",
     "hookimpl",
+    "load_settings",
 ]
 
 

@@ -37,11 +37,21 @@ def _parse_binary(value: Any) -> str:
     return value.strip()
 
 
+def _parse_text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
 class NginxProxy(Proxy):
     """Public route on `proxy_port`, preview route on `preview_port`, like `haproxy`."""
 
     name = "nginx"
-    config_keys = (Key("nginx_binary", _parse_binary, "nginx", None, "nginx program to run"),)
+    config_keys = (
+        Key("nginx_binary", _parse_binary, "nginx", None, "nginx program to run"),
+        # The listen address key the built-in `haproxy` backend reads too, same meaning.
+        Key("proxy_bind", _parse_text, "127.0.0.1", None, "address the proxy's listeners bind"),
+    )
 
     @property
     def files(self) -> NginxFiles:
@@ -146,8 +156,7 @@ class NginxProxy(Proxy):
     # -- state --------------------------------------------------------------------------
 
     def _options(self) -> Options:
-        # `proxy_bind` is the proxies' shared listen-address key (declared by `haproxy`).
-        bind = str(self.settings.get("proxy_bind") or "127.0.0.1")
+        bind = str(self.settings.get("proxy_bind"))
         try:
             ipaddress.ip_address(bind)
         except ValueError:
