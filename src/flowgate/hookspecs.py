@@ -143,6 +143,19 @@ def remove(context: ReleaseContext, color: Color) -> bool:  # type: ignore[empty
     """
 
 
+@hookspec(firstresult=True)
+def teardown(context: ReleaseContext, keep_state: bool) -> bool:  # type: ignore[empty-body]
+    """Remove what is left of the target once both colors are gone (`flowgate down`).
+
+    First non-None result wins. Called by `down` after the proxy stopped routing to the
+    target and the `remove` hook removed both colors. The built-in takes the service's
+    routes out of the proxy (`Proxy.remove`: the shared HAProxy stops when no service is
+    left), removes the side targets flowgate started and the project's networks once
+    nothing of the project is attached to them (`Runtime.teardown`), and unless
+    `keep_state` forgets the target's state and release history (`Registry.forget`).
+    """
+
+
 # -- test gate ----------------------------------------------------------------------------
 
 

@@ -1,6 +1,8 @@
 """Two projects, one HAProxy: books-ms and users-ms released, scaled and rolled back
 through one shared HAProxy under constant load on both, with zero failed requests for
-either; a third project claiming users' path is refused before it changes anything.
+either; a third project claiming users' path is refused before it changes anything; then
+`flowgate down` of each: the first leaves the other serving, the last leaves no container,
+network, route or HAProxy process behind.
 
 Real Docker, real HAProxy, one recording client per service that never retries.
 """
@@ -11,9 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from books_project import BooksProject, clean_env
 
-from flowgate.backends.proxy.haproxy_process import master_pid
+from flowgate.backends.proxy.haproxy_process import master_pid, pid_alive
 from flowgate.testing.traffic import TrafficRecorder, version_and_color
 
 pytestmark = [pytest.mark.docker, pytest.mark.haproxy]
@@ -41,6 +44,16 @@ def containers_of(name: str) -> list[object]:
         return list(
             client.containers.list(all=True, filters={"label": f"io.flowgate.project={name}"})
         )
+    finally:
+        client.close()
+
+
+def networks_of(name: str) -> list[str]:
+    import docker
+
+    client = docker.from_env()
+    try:
+        return [n.name for n in client.networks.list(names=[f"{name}_"])]
     finally:
         client.close()
 
@@ -90,3 +103,20 @@ def test_two_services_share_one_haproxy_and_never_disturb_each_other(
     assert min(len(books_traffic.samples), len(users_traffic.samples)) > 200
     assert master_pid(files) == pid  # one HAProxy all along, never restarted
     assert (books.status()["scale"], users.status()["live_color"]) == (1, "blue")
+
+    # down: users leaves, books keeps serving from the same HAProxy.
+    assert "down: " in users.cli("down")
+    assert containers_of(users.name) == [] and networks_of(users.name) == []
+    assert books.answer() == "1.0 (blue)"
+    assert requests.get(users.url(), timeout=5).status_code == 404
+    assert master_pid(files) == pid
+    assert users.history() == []  # state and history forgotten (no --keep-state)
+
+    # The last one out: nothing of either project is left, HAProxy included.
+    books.cli("down", "--keep-state")
+    assert containers_of(books.name) == [] and networks_of(books.name) == []
+    assert master_pid(files) is None and not pid_alive(pid)
+    assert not files.routes.exists() and not files.config.exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(books.url(), timeout=5)
+    assert [r["kind"] for r in books.history()] == ["rollback", "release", "release"]  # kept

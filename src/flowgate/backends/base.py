@@ -83,6 +83,18 @@ class Runtime(Backend):
     def ensure_side_target(self, project: str, service: ServiceSpec, pull: bool) -> None:
         """Start a side target once if it is not running; never color, scale or stop it."""
 
+    def teardown(self, project: str, side_targets: list[str]) -> None:
+        """`flowgate down`: remove the side targets this runtime started for the project and
+        the project's networks once nothing of the project is attached. A runtime that
+        starts neither has nothing to do; one that does must override this."""
+        from flowgate.errors import ReleaseFailed
+
+        if side_targets:
+            raise ReleaseFailed(
+                f"runtime {self.name} cannot take down side targets ({', '.join(side_targets)});"
+                " remove them by hand"
+            )
+
 
 class Proxy(Backend):
     kind = "proxy"
@@ -173,6 +185,16 @@ class Registry(Backend):
         that check; True when freed. A registry that cannot do so answers False, and the
         lock then only frees when it expires."""
         return False
+
+    def forget(self, service: str) -> None:
+        """`flowgate down` without `--keep-state`: delete the service's state and release
+        records (the lock, held by the caller, stays until released)."""
+        from flowgate.errors import ReleaseFailed
+
+        raise ReleaseFailed(
+            f"registry {self.name} cannot forget {service}'s state; use `flowgate down "
+            "--keep-state`"
+        )
 
     def register_instances(self, service: str, color: Color, instances: list[Instance]) -> None:
         """Announce a color's instances to service discovery (Consul's catalog)."""

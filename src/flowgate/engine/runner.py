@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from flowgate.config.scale import ScaleSpec
 from flowgate.engine.context import ReleaseContext
-from flowgate.engine.verbs import abort, deploy, promote, release, rollback, scale, stop_old, test
+from flowgate.engine.verbs import (
+    abort,
+    deploy,
+    down,
+    promote,
+    release,
+    rollback,
+    scale,
+    stop_old,
+    test,
+)
 from flowgate.engine.verbs.test import gate_message
 from flowgate.models import Color, Instance, Release, TestResult
 
@@ -55,3 +65,6 @@ class Engine:
 
     def stop_old(self) -> Color | None:
         return stop_old.stop_old(self.ctx)
+
+    def down(self, keep_state: bool = False) -> down.DownResult:
+        return down.down(self.ctx, keep_state)

@@ -127,3 +127,12 @@ def remove(context: ReleaseContext, color: Color) -> bool:
     context.registry.deregister_instances(context.service_name, color)
     context.runtime.remove(context.project, context.target, color)
     return True
+
+
+@hookimpl(trylast=True)
+def teardown(context: ReleaseContext, keep_state: bool) -> bool:
+    context.proxy.remove(context.service_name)
+    context.runtime.teardown(context.project, list(context.settings.side_targets))
+    if not keep_state:
+        context.registry.forget(context.service_name)
+    return True

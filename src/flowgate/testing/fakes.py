@@ -140,6 +140,13 @@ class FakeRuntime(Runtime):
         self.store.save(data)
 
 
+    def teardown(self, project: str, side_targets: list[str]) -> None:
+        data = self.store.load()
+        for name in side_targets:
+            data.get("side_targets", {}).pop(name, None)
+        self.store.save(data)
+
+
 class FakeProxy(Proxy):
     """Records every applied route; `routes[service]` is what it serves now."""
 

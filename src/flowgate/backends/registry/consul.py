@@ -141,6 +141,13 @@ class ConsulRegistry(Registry):
         found = [Release.from_dict(self._json(e, e["Key"])) for e in entries or ()]
         return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
 
+    def forget(self, service: str) -> None:
+        """Delete the state, the release records and Docker Flow's keys of the service."""
+        with self._errors(f"deleting flowgate/{service}/"):
+            self.consul.kv.delete(f"flowgate/{service}/state")
+            self.consul.kv.delete(f"flowgate/{service}/releases/", recurse=True)
+            self.consul.kv.delete(f"docker-flow/{service}/", recurse=True)
+
     # -- lock -----------------------------------------------------------------------------
 
     def _lock(self) -> SessionLock:

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -155,6 +156,12 @@ class FileRegistry(Registry):
             if data is not None:
                 found.append(Release.from_dict(data))
         return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
+
+    def forget(self, service: str) -> None:
+        """Delete the state and the release records; the lock file stays for its holder."""
+        with self._guard(service) as folder:
+            (folder / "state.json").unlink(missing_ok=True)
+            shutil.rmtree(folder / "releases", ignore_errors=True)
 
     # -- lock -----------------------------------------------------------------------------
 

@@ -272,6 +272,18 @@ class DockerRuntime(EngineConnection, Runtime):
             labels = {f"{LABEL}project": project, f"{LABEL}side-target": service.name}
             self._run(name, image, service, labels, ensure_networks(self.client, project, service))
 
+    def teardown(self, project: str, side_targets: list[str]) -> None:
+        """Side targets flowgate started (labelled; never one docker-compose started), then
+        the project's networks when no container of the project is left on them."""
+        with self._errors("removing side targets and networks"):
+            for side in side_targets:
+                self._remove_all(self._find({"project": project, "side-target": side}))
+            if self._find({"project": project}):
+                return  # another target of the project still runs there
+            label = f"{LABEL}project={project}"
+            for network in self.client.networks.list(filters={"label": label}):
+                network.remove()
+
 
 @hookimpl
 def flowgate_backends() -> list[type[Runtime]]:
