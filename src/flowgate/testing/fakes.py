@@ -139,7 +139,6 @@ class FakeRuntime(Runtime):
         sides[service.name] = sides.get(service.name, 0) + (0 if service.name in sides else 1)
         self.store.save(data)
 
-
     def teardown(self, project: str, side_targets: list[str]) -> None:
         data = self.store.load()
         for name in side_targets:
