@@ -266,6 +266,7 @@ def books(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         f"target: app\nside_targets: [db]\nproject: {name}\nservice_path: [/api/v1/books]\n"
         f"proxy: haproxy\nproxy_port: {free_port()}\npreview_port: {free_port()}\n"
         "tests: [tests/smoke]\nhealth_timeout: 30\ndrain_timeout: 0\n"
+        f"haproxy_dir: {tmp_path / 'haproxy'}\n"
     )
     try:
         yield project
