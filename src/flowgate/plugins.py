@@ -80,13 +80,23 @@ class BackendCatalog:
                 known[backend.name] = backend
         return catalog
 
-    def get(self, kind: str, name: str) -> type[Backend]:
+    def get(self, kind: str, name: str, source: str | None = None) -> type[Backend]:
+        """The backend class; an unknown name says where it was chosen (`source`: the file
+        or variable), the installed alternatives, and the closest one."""
         try:
             return self.classes[kind][name]
         except KeyError:
-            choices = ", ".join(sorted(self.classes.get(kind, {}))) or "none"
+            from difflib import get_close_matches
+
+            installed = sorted(self.classes.get(kind, {}))
+            close = get_close_matches(name, installed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(
-                f"unknown {kind} backend {name!r} (available: {choices})", key=kind
+                f"unknown {kind} backend {name!r}; {hint}installed: "
+                f"{', '.join(installed) or 'none'} (others come as plugins: see "
+                "`flowgate plugins`)",
+                source=None if source in (None, "default") else source,
+                key=kind,
             ) from None
 
     def config_keys(self) -> list[Key]:

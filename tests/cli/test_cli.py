@@ -312,9 +312,14 @@ def test_unknown_backend_is_a_config_error(
     (project / "flowgate.yml").write_text(CONFIG + "registry: etcd\n")
     code, _, err = run(capsys, "status")
     assert code == 4
+    assert err == (
+        "flowgate: error: flowgate.yml: registry: unknown registry backend 'etcd'; installed: "
+        "consul, file (others come as plugins: see `flowgate plugins`)\n"
+    )
+    (project / "flowgate.yml").write_text(CONFIG + "registry: consull\n")
+    code, _, err = run(capsys, "status")
     assert (
-        err == "flowgate: error: registry: unknown registry backend 'etcd' (available: "
-        "consul, file)\n"
+        "flowgate.yml: registry: unknown registry backend 'consull'; did you mean 'consul'?" in err
     )
 
 

@@ -142,3 +142,20 @@ def test_bad_port_and_duration(tmp_path: Path) -> None:
         load_compose(tmp_path / "docker-compose.yml", {})
     with pytest.raises(ConfigError, match="expected a duration"):
         parse_duration("soon", "f")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('ports: "8080"', "ports: expected a list, got '8080' (write `ports: ['8080']`)"),
+        ("expose: 27017", "expose: expected a list, got 27017"),
+        ("ports: ['8080:abc']", "ports: invalid port '8080:abc': expected a container port"),
+    ],
+)
+def test_port_errors_quote_the_value_written(tmp_path: Path, line: str, message: str) -> None:
+    """A bare string is not read character by character (it once said `invalid port '0'`)."""
+    (tmp_path / "docker-compose.yml").write_text(f"services:\n  app:\n    image: x\n    {line}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_compose(tmp_path / "docker-compose.yml", {})
+    assert message in str(refused.value)
+    assert "'0'" not in str(refused.value)

@@ -221,8 +221,28 @@ def _port(value: Any, where: str) -> str:
         target = text.rsplit(":", 1)[-1]
         protocol = protocol or "tcp"
     if not target.isdigit() or not 0 < int(target) < 65536:
-        raise ConfigError(f"invalid port {value!r}", source=where, key="ports")
+        raise ConfigError(
+            f"invalid port {value!r}: expected a container port such as \"8080\", "
+            "\"8080/udp\" or \"127.0.0.1::8080\"",
+            source=where,
+            key="ports",
+        )
     return f"{int(target)}/{protocol}"
+
+
+def _port_list(body: dict[str, Any], key: str, where: str) -> list[Any]:
+    """`ports:` / `expose:` must be lists: a bare `"8080"` would be read character by
+    character (and once failed as `invalid port '0'`)."""
+    value = body.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(
+            f"expected a list, got {value!r} (write `{key}: [{str(value)!r}]`)",
+            source=where,
+            key=key,
+        )
+    return value
 
 
 def _healthcheck(value: Any, where: str) -> Healthcheck | None:
@@ -265,8 +285,9 @@ def _service(name: str, body: dict[str, Any], base: Path, where: str) -> Service
             raise ConfigError(f"env_file not found: {env_file}", source=where)
         environment.update(read_dotenv(env_path))
     environment.update(_mapping(body.get("environment"), where))
-    ports = [_port(p, where) for p in body.get("ports") or []]
-    ports += [_port(p, where) for p in body.get("expose") or [] if _port(p, where) not in ports]
+    ports = [_port(p, where) for p in _port_list(body, "ports", where)]
+    exposed = [_port(p, where) for p in _port_list(body, "expose", where)]
+    ports += [port for port in exposed if port not in ports]
     deploy = body.get("deploy") or {}
     health_raw = body.get("healthcheck")
     return ServiceSpec(

@@ -54,9 +54,10 @@ def open_context(
     compose.service(target)
     for side in settings.side_targets:
         compose.service(side)
-    runtime = catalog.get("runtime", settings.runtime)(settings)
-    proxy = catalog.get("proxy", settings.proxy)(settings)
-    registry = catalog.get("registry", settings.registry)(settings)
+    sources = getattr(settings, "sources", {})
+    runtime = catalog.get("runtime", settings.runtime, sources.get("runtime"))(settings)
+    proxy = catalog.get("proxy", settings.proxy, sources.get("proxy"))(settings)
+    registry = catalog.get("registry", settings.registry, sources.get("registry"))(settings)
     assert isinstance(runtime, Runtime)
     assert isinstance(proxy, Proxy)
     assert isinstance(registry, Registry)

@@ -98,6 +98,11 @@ def test_check_reports_an_unreachable_engine(tmp_path: Path, host: str) -> None:
         runtime.check()
     assert url in str(err.value)
     assert time.monotonic() - started < 10
+    # It says what failed and what to do, in one line.
+    message = str(err.value)
+    assert "no socket there" in message or "connection refused" in message
+    assert "start the Docker daemon" in message and "DOCKER_HOST or `host:`" in message
+    assert "\n" not in message
 
 
 def test_every_operation_reports_an_unreachable_engine(tmp_path: Path) -> None:

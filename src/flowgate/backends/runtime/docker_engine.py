@@ -37,6 +37,27 @@ def parallel(func: Callable[[T], R], items: Iterable[T]) -> list[R]:
     return [future.result() for future in futures]
 
 
+FAILURES = (
+    ("No such file or directory", "no socket there"),
+    ("FileNotFoundError", "no socket there"),
+    ("Connection refused", "connection refused"),
+    ("Permission denied", "permission denied (run as root or join the docker group)"),
+    ("timed out", "no answer (timed out)"),
+    ("Name or service not known", "unknown host name"),
+    ("Temporary failure in name resolution", "unknown host name"),
+)
+
+
+def engine_failure(err: BaseException) -> str:
+    """Why an engine did not answer, in words (the SDK wraps it in several layers)."""
+    text = repr(err) + str(err) + repr(err.__cause__ or "") + repr(err.__context__ or "")
+    for needle, words in FAILURES:
+        if needle in text:
+            return words
+    reason = docker_reason(err) if isinstance(err, Exception) else str(err)
+    return reason[:200]
+
+
 class EngineConnection:
     """A lazily opened Docker SDK client for `host` (else DOCKER_HOST, else the local socket)."""
 
@@ -50,10 +71,28 @@ class EngineConnection:
 
     @property
     def _unreachable(self) -> str:
-        return f"cannot reach the Docker engine at {self.url}"
+        return f"cannot reach the Docker engine at {self.url}{self._chosen_by}"
+
+    @property
+    def _chosen_by(self) -> str:
+        if self.settings.get("host"):
+            source = getattr(self.settings, "sources", {}).get("host", "host")
+            return f" (set by {'a flag' if source == 'flag' else source})"
+        return " (DOCKER_HOST)" if os.environ.get("DOCKER_HOST") else " (the default socket)"
+
+    def _cannot_reach(self, err: BaseException) -> BackendUnreachable:
+        """One line: the address tried, where it came from, why, and what to do."""
+        return BackendUnreachable(
+            f"{self._unreachable}: {engine_failure(err)}; start the Docker daemon there "
+            "(e.g. `systemctl start docker` or `dockerd`), or point DOCKER_HOST or `host:` "
+            "in flowgate.yml at a running engine"
+        )
 
     def _connect(self, timeout: int) -> DockerClient:
-        return open_client(self.url, timeout, self._unreachable)
+        try:
+            return open_client(self.url, timeout, self._unreachable)
+        except BackendUnreachable as err:
+            raise self._cannot_reach(err.__cause__ or err) from err.__cause__
 
     @property
     def client(self) -> DockerClient:
@@ -72,7 +111,7 @@ class EngineConnection:
             client.ping()
             yield client
         except (docker.errors.DockerException, requests.RequestException) as err:
-            raise BackendUnreachable(f"{self._unreachable}: {docker_reason(err)}") from err
+            raise self._cannot_reach(err) from err
         finally:
             client.close()
 
