@@ -22,16 +22,14 @@ import pytest
 from runtime_checks import IMAGE, SpecMaker, http_get, ids
 
 from flowgate import hookspecs
-from flowgate.backends.base import DeploySpec
 from flowgate.backends.runtime import swarm as swarm_module
 from flowgate.backends.runtime.swarm import SwarmRuntime
 from flowgate.config.compose import Healthcheck, ServiceSpec
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ExitCode, ReleaseFailed
-from flowgate.models import Color, Instance
+from flowgate.models import Color
 from flowgate.plugins import BackendCatalog
 from flowgate.testing.projects import remove_project
-from flowgate.testing.runtime_contract import RuntimeContract
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 SERVE = "hostname > /www/index.html; exec httpd -f -p 8080 -h /www"
@@ -55,20 +53,6 @@ def runtime(tmp_path: Path, project: str) -> SwarmRuntime:
         extra_keys=SwarmRuntime.config_keys,
     )
     return SwarmRuntime(settings)
-
-
-class TestSwarmRuntimeContract(RuntimeContract):
-    """The runtime contract every runtime keeps (flowgate.testing.runtime_contract)."""
-
-    @pytest.fixture
-    def failing_spec(self, make_spec: SpecMaker) -> SpecMaker:
-        def make(color: Color, count: int) -> DeploySpec:
-            return make_spec(color, count, timeout=60, command=["sh", "-c", "exit 3"])
-
-        return make
-
-    def reachable(self, instance: Instance) -> bool:
-        return bool(http_get(instance.address))
 
 
 def services(client: Any, project: str) -> dict[str, Any]:
@@ -184,6 +168,18 @@ def test_deploy_two_replicas_on_their_own_host_ports(
     assert task_container.labels["io.flowgate.project"] == project
 
 
+def test_deploying_the_other_color_and_redeploying_leave_the_first_untouched(
+    runtime: SwarmRuntime, make_spec: SpecMaker, project: str
+) -> None:
+    blue = runtime.deploy(make_spec(BLUE, 1))
+    first_green = runtime.deploy(make_spec(GREEN, 2))
+    second_green = runtime.deploy(make_spec(GREEN, 1))
+    assert not set(ids(first_green)) & set(ids(second_green))
+    assert ids(runtime.instances(project, "app", GREEN)) == ids(second_green)
+    assert ids(runtime.instances(project, "app", BLUE)) == ids(blue)
+    assert http_get(blue[0].address)
+
+
 def test_deploy_converts_the_compose_healthcheck_and_waits_for_it(
     runtime: SwarmRuntime, make_spec: SpecMaker, project: str, docker_client: Any
 ) -> None:
@@ -245,7 +241,22 @@ def test_a_task_that_exits_fails_the_deploy(
     assert services(docker_client, project) == {}
 
 
-# -- stop and start (scale, remove and the rest: the runtime contract above) ---------------
+# -- scale, stop, start, remove ------------------------------------------------------------
+
+
+def test_scale_up_and_down_keeps_the_lowest_slots(
+    runtime: SwarmRuntime, make_spec: SpecMaker, project: str
+) -> None:
+    """The engine keeps the first `count` instances in the proxy when scaling down, so
+    swarm must remove the highest slots, which it does."""
+    [first] = runtime.deploy(make_spec(BLUE, 1))
+    up = runtime.scale(make_spec(BLUE, 3))
+    assert [i.name for i in up] == [f"{project}_app-blue.{n}" for n in (1, 2, 3)]
+    assert up[0].id == first.id
+    assert all(i.healthy for i in up)
+    down = runtime.scale(make_spec(BLUE, 1))
+    assert ids(down) == [first.id]
+    assert runtime.instances(project, "app", GREEN) == []
 
 
 def test_stop_keeps_the_service_and_start_brings_that_release_back(
@@ -275,9 +286,24 @@ def test_stop_keeps_the_service_and_start_brings_that_release_back(
     assert "io.flowgate.replicas" not in service.attrs["Spec"]["Labels"]
 
 
-def test_scale_without_a_service_fails(runtime: SwarmRuntime, make_spec: SpecMaker) -> None:
+def test_start_or_scale_without_a_service_fails(
+    runtime: SwarmRuntime, make_spec: SpecMaker
+) -> None:
+    with pytest.raises(ReleaseFailed, match="no green instances of app to start"):
+        runtime.start(make_spec(GREEN, 1))
     with pytest.raises(ReleaseFailed, match="no green instances of app to scale"):
         runtime.scale(make_spec(GREEN, 2))
+
+
+def test_remove_only_that_color(
+    runtime: SwarmRuntime, make_spec: SpecMaker, project: str, docker_client: Any
+) -> None:
+    runtime.deploy(make_spec(BLUE, 1))
+    green = runtime.deploy(make_spec(GREEN, 1))
+    runtime.remove(project, "app", BLUE)
+    assert runtime.instances(project, "app", BLUE) == []
+    assert list(services(docker_client, project)) == [f"{project}_app-green"]
+    assert ids(runtime.instances(project, "app", GREEN)) == ids(green)
 
 
 # -- side targets ----------------------------------------------------------------------------
