@@ -44,7 +44,7 @@ class EngineConnection:
     @property
     def url(self) -> str:
         default = "unix:///var/run/docker.sock"
-        return str(self.settings.get("host") or os.environ.get("DOCKER_HOST") or default)
+        return str(self.settings.host or os.environ.get("DOCKER_HOST") or default)
 
     def _unreachable(self, err: Exception) -> BackendUnreachable:
         return BackendUnreachable(f"cannot reach the Docker engine at {self.url}: {err}")
