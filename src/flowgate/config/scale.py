@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from flowgate.config.values import MAX_SCALE
 from flowgate.errors import UsageError
 
-# At most 18 digits: int() of a 5000-digit string is itself an error (and slow).
-_SPEC = re.compile(r"^\s*([+-]?)(\d{1,18})\s*$")
+_SPEC = re.compile(r"^\s*([+-]?)([0-9]+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,11 @@ def parse_scale(text: str | int) -> ScaleSpec:
     match = _SPEC.match(str(text))
     if not match:
         raise ValueError(f"expected N, +N or -N, got {str(text)!r}")
-    amount = int(match.group(2))
-    if amount > MAX_SCALE:
+    digits = match.group(2).lstrip("0") or "0"
+    # Compared as text first: int() of a 5000-digit string is itself an error.
+    if len(digits) > len(str(MAX_SCALE)) or int(digits) > MAX_SCALE:
         raise ValueError(f"expected at most {MAX_SCALE} instances, got {str(text).strip()!r}")
-    return ScaleSpec(match.group(1), amount)
+    return ScaleSpec(match.group(1), int(digits))
 
 
 def resolve_count(spec: ScaleSpec | None, current: int | None) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,9 +200,9 @@ def _parse(key: Key, raw: Any, source: str) -> Any:
         raise ConfigError(str(err), source=source, key=key.name) from None
 
 
-def find_config_file(project_dir: Path) -> Path | None:
+def find_config_file(project_dir: Path, files: Sequence[str] = CONFIG_FILES) -> Path | None:
     """The file that wins: flowgate.yml, else docker-flow.yml."""
-    for name in CONFIG_FILES:
+    for name in files:
         candidate = project_dir / name
         if candidate.is_file():
             return candidate
@@ -218,9 +218,11 @@ def load_settings(
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     extra_keys: Iterable[Key] = (),
+    files: Sequence[str] = CONFIG_FILES,
 ) -> Settings:
     """Resolve and check every key; unknown file keys and bad values raise ConfigError
-    (UsageError for flags)."""
+    (UsageError for flags). `files`: the config files read, the first winning key by key
+    (`flowgate flow` reads docker-flow.yml by Docker Flow's own rules instead)."""
     env = os.environ if env is None else env
     flags = flags or {}
     keys = {key.name: key for key in (*CORE_KEYS, *extra_keys)}
@@ -228,8 +230,7 @@ def load_settings(
     sources = dict.fromkeys(keys, "default")
 
     # docker-flow.yml first, so flowgate.yml wins key by key.
-    files = [project_dir / name for name in reversed(CONFIG_FILES)]
-    present = [path for path in files if path.is_file()]
+    present = [project_dir / name for name in reversed(files) if (project_dir / name).is_file()]
     for path in present:
         for name, raw in read_yaml_mapping(path).items():
             if name not in keys:

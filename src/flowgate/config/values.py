@@ -63,7 +63,7 @@ def parse_int(value: Any) -> int:
     if isinstance(value, (bool, float)):
         raise ValueError(f"expected an integer, got {value!r}")
     text = str(value).strip()
-    if not re.fullmatch(r"[+-]?\d{1,18}", text):  # no 10**4300-digit strings, no 1e9
+    if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):  # no 10**4300-digit strings, no 1e9
         raise ValueError(f"expected an integer, got {value!r}")
     return int(text)
 
@@ -125,8 +125,10 @@ def parse_list(value: Any) -> list[str]:
 
 
 def list_of(check: Callable[[str], str]) -> Callable[[Any], list[str]]:
+    """A list whose items pass `check`; a repeated item counts once (order kept)."""
+
     def parse(value: Any) -> list[str]:
-        return [check(item) for item in parse_list(value)]
+        return list(dict.fromkeys(check(item) for item in parse_list(value)))
 
     return parse
 
