@@ -17,6 +17,7 @@ from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Proxy, Route, Runtime
 from flowgate.config.compose import ServiceSpec
 from flowgate.errors import ReleaseFailed
+from flowgate.files import write_private
 from flowgate.models import Color, Instance
 
 
@@ -31,10 +32,7 @@ class _JsonState:
         return data
 
     def save(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        tmp.replace(self.path)
+        write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def fake_state(project_dir: Path, kind: str) -> _JsonState:
