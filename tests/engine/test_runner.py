@@ -14,6 +14,7 @@ from flowgate.config.scale import parse_scale
 from flowgate.engine.recorder import new_release_id, save_state, start_release
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import target_status
+from flowgate.engine.workspace import open_context
 from flowgate.errors import (
     FlowgateError,
     GateFailed,
@@ -547,3 +548,11 @@ def test_a_deploy_that_fails_before_touching_anything_keeps_the_deployed_release
     assert engine().ctx.registry.releases("books-app")[0].outcome == "failed"
     promoted = engine(tests=["tests"]).promote()
     assert promoted is not None and promoted.id == deployed
+
+
+def test_open_context_reads_only_the_config_files_it_is_given(project: Path) -> None:
+    """`flow` resolves docker-flow.yml itself, by Docker Flow's rules."""
+    (project / "docker-flow.yml").write_text("pull_side_targets: true\n")
+    assert open_context(project, {}, env={}).settings.pull_side_targets is True
+    only_ours = open_context(project, {}, env={}, files=("flowgate.yml",))
+    assert only_ours.settings.pull_side_targets is False
