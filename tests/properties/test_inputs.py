@@ -5,6 +5,7 @@ exception), never a value that injects a line into a proxy configuration."""
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ from flowgate.config.settings import CORE_KEYS, Settings, load_settings
 from flowgate.config.values import MAX_SCALE, MAX_SECONDS, check_domain, check_path
 from flowgate.errors import ConfigError, FlowgateError, UsageError
 
-PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Examples per property: 150 in the suite; raise it for a longer hunt
+#: (FLOWGATE_HYPOTHESIS_EXAMPLES=5000 pytest tests/properties).
+PROPERTY = settings(
+    max_examples=int(os.environ.get("FLOWGATE_HYPOTHESIS_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 KEY_NAMES = [key.name for key in CORE_KEYS]
 #: Characters no value may carry into a proxy configuration line.
 UNSAFE = set(" \t\r\n#'\"$\\{}\x00\x7f") | {chr(c) for c in range(32)}
