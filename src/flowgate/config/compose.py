@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowgate.config.interpolation import interpolate, read_dotenv
 from flowgate.config.settings import read_yaml_mapping
 from flowgate.config.values import MAX_SCALE, MAX_SECONDS
 from flowgate.errors import ConfigError
@@ -40,8 +41,6 @@ SERVICE_KEYS = frozenset(
 )
 TOP_LEVEL_KEYS = frozenset({"version", "name", "services", "networks", "volumes"})
 
-_VAR = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
-_BRACED = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>.*))?$", re.S)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -105,37 +104,6 @@ class ComposeFile:
             ) from None
 
 
-def interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:
-    """Substitute variables in every string of a parsed YAML value."""
-    if isinstance(value, str):
-        return _VAR.sub(lambda m: _substitute(m, env, where), value)
-    if isinstance(value, list):
-        return [interpolate(item, env, where) for item in value]
-    if isinstance(value, dict):
-        return {key: interpolate(item, env, where) for key, item in value.items()}
-    return value
-
-
-def _substitute(match: re.Match[str], env: Mapping[str, str], where: str) -> str:
-    if match.group(0) == "$$":
-        return "$"
-    if match.group("plain"):
-        return env.get(match.group("plain"), "")
-    braced = _BRACED.match(match.group("braced") or "")
-    if not braced:
-        raise ConfigError(f"invalid interpolation {match.group(0)!r}", source=where)
-    name, op, arg = braced.group("name", "op", "arg")
-    present = name in env
-    value = env.get(name, "")
-    if op == ":-":
-        return value if value else arg
-    if op == "-":
-        return value if present else arg
-    if op in (":?", "?") and (not present or (op == ":?" and not value)):
-        raise ConfigError(f"required variable {name} is missing: {arg}", source=where)
-    return value
-
-
 def parse_duration(value: Any, where: str) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if not 0 <= value <= MAX_SECONDS:  # also refuses nan
@@ -148,23 +116,6 @@ def parse_duration(value: Any, where: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ConfigError(f"expected a duration like 5s or 1m30s, got {value!r}", source=where)
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read: {err}", source=path.name) from None
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip("\"'")
-    return values
 
 
 def load_compose(path: Path, env: Mapping[str, str]) -> ComposeFile:
