@@ -64,13 +64,16 @@ class FakeRuntime(Runtime):
                 state=r["state"],
                 healthy=r["state"] == "running",
                 color=color,
-                id=f"{key}_{r['index']}",
+                id=f"{key}_{r['index']}" + (f".{r['serial']}" if "serial" in r else ""),
             )
             for r in sorted(records, key=lambda r: r["index"])
         ]
 
     def _write(self, spec: DeploySpec, records: list[dict[str, Any]]) -> list[Instance]:
         data = self.store.load()
+        for record in records:  # a new container has a new id, like Docker's
+            if "serial" not in record:
+                record["serial"] = data["serial"] = data.get("serial", 0) + 1
         data.setdefault("containers", {})[self._key(spec.project, spec.target, spec.color)] = (
             records
         )
