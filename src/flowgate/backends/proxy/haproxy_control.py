@@ -111,6 +111,47 @@ def runtime(files: HAProxyFiles, command: str) -> str:
     return answer
 
 
+def runtime_batch(files: HAProxyFiles, commands: list[str]) -> str:
+    """Several Runtime API commands on one line (`a; b; c`): HAProxy runs them one after
+    the other in one go, so a switch is one round trip and no other client command comes
+    between them. Any error line raises ReleaseFailed, naming the batch's first command."""
+    if not commands:
+        return ""
+    try:
+        answer = send(files.admin_socket, "; ".join(commands)).strip()
+    except OSError as err:
+        raise ReleaseFailed(f"haproxy: runtime API socket does not answer: {err}") from err
+    for line in answer.splitlines():
+        if any(word in line for word in RUNTIME_ERRORS):
+            raise ReleaseFailed(f"haproxy: `{commands[0]}` ... failed: {line.strip()}")
+    return answer
+
+
+def validate_config_started(path: Path) -> Callable[[], None]:
+    """`haproxy -c` started in the background; the returned function waits for it and
+    raises like `validate_config`, so the check runs while a runtime switch happens."""
+    process = subprocess.Popen(
+        [haproxy_binary(), "-c", "-f", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def wait() -> None:
+        try:
+            stdout, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise ReleaseFailed("haproxy: `haproxy -c` took over 30s") from None
+        if process.returncode != 0:
+            lines = [ln for ln in (stderr + stdout).splitlines() if "ALERT" in ln]
+            detail = (lines or (stderr + stdout).splitlines() or ["no output"])[0]
+            raise ReleaseFailed(f"haproxy: rendered config is invalid, nothing applied: {detail}")
+
+    return wait
+
+
 def validate_config(path: Path) -> None:
     """`haproxy -c`; the first error line goes into the one-line message."""
     result = subprocess.run(
