@@ -212,7 +212,7 @@ def describe(context: ReleaseContext, wanted: str) -> FlowRelease:
         url, headers = context.proxy.preview_url(route), context.proxy.preview_headers(route)
     elif color == live:
         url = context.proxy.public_url(route)
-    releases = context.registry.releases(context.service_name)
+    releases = context.registry.iter_releases(context.service_name)
     return FlowRelease(
         project=context.project,
         target=target,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from typing import Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
+from flowgate.backends.registry.history import newest_first
 from flowgate.errors import (
     BackendUnreachable,
     ConfigError,
@@ -145,16 +147,26 @@ class FileRegistry(Registry):
         folder.mkdir(exist_ok=True)
         write_atomic(folder / f"{_safe(release.id, 'release')}.json", release.to_dict())
 
-    def releases(self, service: str) -> list[Release]:
+    def releases(self, service: str, limit: int | None = None) -> list[Release]:
+        return list(itertools.islice(self.iter_releases(service), limit))
+
+    def iter_releases(self, service: str) -> Iterator[Release]:
         folder = self.root / _safe(service, "service") / "releases"
-        if not folder.is_dir():
-            return []
-        found = []
-        for path in folder.glob("*.json"):
-            data = None if path.name.startswith(".") else read_json(path)
-            if data is not None:
-                found.append(Release.from_dict(data))
-        return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
+        try:
+            names = [
+                entry.name[: -len(".json")]
+                for entry in os.scandir(folder)
+                if entry.name.endswith(".json") and not entry.name.startswith(".")
+            ]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        yield from newest_first(names, lambda name: read_json(folder / f"{name}.json"))
+
+    def release(self, service: str, release_id: str) -> Release | None:
+        if not _SAFE_NAME.match(release_id):
+            return None
+        data = read_json(self.root / _safe(service, "service") / "releases" / f"{release_id}.json")
+        return None if data is None else Release.from_dict(data)
 
     # -- lock -----------------------------------------------------------------------------
 
