@@ -152,23 +152,19 @@ class HAProxyProxy(Proxy):
             raise
 
     def _apply_runtime(self, service: str, plans: Mapping[str, SlotPlan], text: str) -> None:
-        if self.container:
-            # flowgate checked the instances from this host, not from the proxy's: wait
-            # for HAProxy's own check before they take traffic.
-            candidate = self._candidate(text)
-            switch = self._switch_checked
-        else:
-            # The file is only read by the next reload: check it while the switch runs.
-            candidate = self.files.root / "haproxy.cfg.new"
-            candidate.write_text(text)
-            validated = control.validate_config_started(candidate)
-            switch = self._switch_now
+        # In a container, HAProxy reaches the instances from another host than flowgate
+        # checked them from: it waits for its own check (and the file is checked first).
+        # A local one switches at once; the file, only read by the next reload, is
+        # checked after the switch, and an invalid one puts the old routing back.
+        candidate = self._candidate(text) if self.container else None
         try:
-            switch(service, plans)
-            if not self.container:
-                validated()
+            if candidate is not None:
+                self._switch_checked(service, plans)
+            else:
+                self._switch_now(service, plans)
+                candidate = self._candidate(text)
         except FlowgateError:
-            candidate.unlink(missing_ok=True)
+            (self.files.root / "haproxy.cfg.new").unlink(missing_ok=True)
             # The unchanged file still describes the old routing: reload puts it back.
             control.reload(self.files)
             raise
@@ -359,8 +355,11 @@ def _probe(backend: str, name: str, ip: str, port: int, timeout: float = 2.0) ->
     does not accept it never gets traffic; nothing has changed yet."""
     import socket
 
-    try:
-        socket.create_connection((ip, port), timeout=timeout).close()
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    try:  # a plain socket: the IP is numeric, no resolver call
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout)
+            probe.connect((ip, port))
     except OSError as err:
         raise ReleaseFailed(
             f"haproxy: {backend} server {name} ({ip}:{port}) not UP: connect failed "

@@ -127,31 +127,6 @@ def runtime_batch(files: HAProxyFiles, commands: list[str]) -> str:
     return answer
 
 
-def validate_config_started(path: Path) -> Callable[[], None]:
-    """`haproxy -c` started in the background; the returned function waits for it and
-    raises like `validate_config`, so the check runs while a runtime switch happens."""
-    process = subprocess.Popen(
-        [haproxy_binary(), "-c", "-f", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-    def wait() -> None:
-        try:
-            stdout, stderr = process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise ReleaseFailed("haproxy: `haproxy -c` took over 30s") from None
-        if process.returncode != 0:
-            lines = [ln for ln in (stderr + stdout).splitlines() if "ALERT" in ln]
-            detail = (lines or (stderr + stdout).splitlines() or ["no output"])[0]
-            raise ReleaseFailed(f"haproxy: rendered config is invalid, nothing applied: {detail}")
-
-    return wait
-
-
 def validate_config(path: Path) -> None:
     """`haproxy -c`; the first error line goes into the one-line message."""
     result = subprocess.run(
