@@ -18,7 +18,7 @@ import pytest
 from flowgate.backends.registry.consul import ConsulRegistry
 from flowgate.backends.registry.consul_client import ConsulEndpoint
 from flowgate.config.settings import load_settings
-from flowgate.errors import BackendUnreachable, ConfigError, ConflictError, FlowgateError
+from flowgate.errors import BackendUnreachable, ConfigError, ConflictError
 from flowgate.models import Color, Instance, Release, TargetState
 from flowgate.testing.consul_server import ConsulTestServer, consul_test_server
 from flowgate.testing.network import free_port
@@ -200,5 +200,5 @@ def test_the_newest_releases_are_read_without_the_older_ones(
     assert [r.id for r in registry.releases(SERVICE, limit=4)] == ids[:0:-1]
     assert registry.release(SERVICE, ids[2]) is not None
     assert next(registry.iter_releases(SERVICE)).id == ids[-1]
-    with pytest.raises(FlowgateError, match="does not hold JSON"):
+    with pytest.raises(ConfigError, match=r"not JSON; the registry.s record is damaged"):
         registry.releases(SERVICE)  # everything: the damaged one too

@@ -12,7 +12,13 @@ import pytest
 
 from flowgate.backends.registry.file import FileRegistry
 from flowgate.config.settings import load_settings
-from flowgate.errors import BackendUnreachable, ConflictError, FlowgateError, UsageError
+from flowgate.errors import (
+    BackendUnreachable,
+    ConfigError,
+    ConflictError,
+    FlowgateError,
+    UsageError,
+)
 from flowgate.models import Color, Release, TargetState
 
 SERVICE = "books-app"
@@ -121,5 +127,5 @@ def test_the_newest_releases_are_read_without_the_older_ones(tmp_path: Path) -> 
     assert [r.id for r in registry.releases(SERVICE, limit=4)] == ids[:0:-1]
     assert registry.release(SERVICE, ids[2]) is not None
     assert next(registry.iter_releases(SERVICE)).id == ids[-1]
-    with pytest.raises(FlowgateError, match="unreadable"):
+    with pytest.raises(ConfigError, match=r"not JSON: .*the registry file is damaged"):
         registry.releases(SERVICE)  # everything: the damaged one too

@@ -27,7 +27,7 @@ from flowgate.backends.base import Backend, LockHandle, Registry
 from flowgate.backends.registry.consul_client import ConsulEndpoint, consul_errors, env_from_os
 from flowgate.backends.registry.consul_lock import SessionLock
 from flowgate.backends.registry.history import newest_first
-from flowgate.errors import BackendUnreachable, ConfigError, ConflictError, FlowgateError
+from flowgate.errors import BackendUnreachable, ConfigError, ConflictError
 from flowgate.models import Color, Instance, Release, TargetState
 
 if TYPE_CHECKING:
@@ -87,10 +87,10 @@ class ConsulRegistry(Registry):
     def _json(entry: dict[str, Any], key: str) -> dict[str, Any]:
         try:
             data = json.loads(entry.get("Value") or b"null")
-        except ValueError as err:
-            raise FlowgateError(f"Consul key {key} does not hold JSON; delete it") from err
+        except (ValueError, RecursionError) as err:
+            raise _damaged(key, "not JSON") from err
         if not isinstance(data, dict):
-            raise FlowgateError(f"Consul key {key} does not hold a JSON object; delete it")
+            raise _damaged(key, "not a JSON object")
         return data
 
     # -- state ----------------------------------------------------------------------------
@@ -101,13 +101,11 @@ class ConsulRegistry(Registry):
         if entry is None:
             return TargetState(service=service)
         try:
-            return TargetState.from_dict(self._json(entry, key), version=int(entry["ModifyIndex"]))
+            return TargetState.from_dict(
+                self._json(entry, key), version=int(entry["ModifyIndex"]), service=service
+            )
         except ValueError as err:
-            raise ConfigError(
-                f"{err}; the registry's state is damaged: restore it, or delete the key "
-                "(flowgate then forgets which color is live)",
-                source=f"Consul key {key}",
-            ) from None
+            raise _damaged(key, str(err)) from None
 
     def save_state(self, state: TargetState) -> TargetState:
         key = f"flowgate/{state.service}/state"
@@ -152,15 +150,19 @@ class ConsulRegistry(Registry):
         with self._errors(f"listing {prefix}"):
             _, keys = self.consul.kv.get(prefix, keys=True, separator="/")
         ids = [key[len(prefix) :] for key in keys or () if not key.endswith("/")]
-        yield from newest_first(ids, lambda release_id: self._record(prefix + release_id))
+        yield from newest_first(ids, lambda release_id: self._release(prefix + release_id))
 
     def release(self, service: str, release_id: str) -> Release | None:
-        data = self._record(f"flowgate/{service}/releases/{release_id}")
-        return None if data is None else Release.from_dict(data)
+        return self._release(f"flowgate/{service}/releases/{release_id}")
 
-    def _record(self, key: str) -> dict[str, Any] | None:
+    def _release(self, key: str) -> Release | None:
         entry = self._get(key)
-        return None if entry is None else self._json(entry, key)
+        if entry is None:
+            return None
+        try:
+            return Release.from_dict(self._json(entry, key))
+        except (ValueError, TypeError) as err:
+            raise _damaged(key, str(err)) from None
 
     # -- lock -----------------------------------------------------------------------------
 
@@ -221,6 +223,14 @@ class ConsulRegistry(Registry):
         with self._errors("listing the agent's services"):
             services = self.consul.agent.services()
         return {sid for sid, s in services.items() if s.get("Service") == name}
+
+
+def _damaged(key: str, problem: str) -> ConfigError:
+    return ConfigError(
+        f"{problem}; the registry's record is damaged: restore it from a backup (deleting "
+        "the state makes flowgate forget which color is live)",
+        source=f"Consul key {key}",
+    )
 
 
 @hookimpl

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from flowgate.models import Release
 
@@ -18,15 +17,9 @@ from flowgate.models import Release
 SECOND = len("20261202T150112")
 
 
-def newest_first(
-    ids: Iterable[str], read: Callable[[str], dict[str, Any] | None]
-) -> Iterator[Release]:
+def newest_first(ids: Iterable[str], read: Callable[[str], Release | None]) -> Iterator[Release]:
     """Yield the records of `ids` newest first, reading each with `read` (None: gone)."""
     ordered = sorted(ids, reverse=True)
     for _, same_second in itertools.groupby(ordered, key=lambda i: i[:SECOND]):
-        found = []
-        for release_id in same_second:
-            data = read(release_id)
-            if data is not None:
-                found.append(Release.from_dict(data))
+        found = [release for release in map(read, same_second) if release is not None]
         yield from sorted(found, key=lambda r: (r.started, r.id), reverse=True)
