@@ -55,8 +55,9 @@ def hook_step(context: ReleaseContext, name: str, cleanup: bool = False, **kwarg
 
 
 def instances(context: ReleaseContext, color: Color, fresh: bool = False) -> list[Instance]:
-    """`color`'s instances: the last answer a hook gave in this verb, else (or when
-    `fresh`) the `instances` hook's answer, which is then the last one."""
+    """`color`'s instances: those a hook returned in this command, else (or when `fresh`)
+    the `instances` hook's answer, which is kept too: the proxy step that follows a fresh
+    look (promote's health check) serves exactly what was seen, without asking again."""
     if not fresh and color in context.known_instances:
         return context.known_instances[color]
     found: list[Instance] = call(context, "instances", color=color)
