@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.faults.conftest import SERVICE, cli, state_file
+from fault_project import SERVICE, cli, state_file
 
 
 def needs_root() -> None:
