@@ -66,7 +66,7 @@ def describe(context: ReleaseContext, wanted: str) -> dict[str, Any]:
     if context.release is not None and context.release.color == color:
         release_id = context.release.id
     else:
-        releases = context.registry.releases(context.service_name)
+        releases = context.registry.iter_releases(context.service_name)  # newest first
         release_id = next((r.id for r in releases if r.color == color), None)
     return {
         "project": context.project,
