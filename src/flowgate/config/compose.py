@@ -79,6 +79,9 @@ class ServiceSpec:
     volumes: list[str] = field(default_factory=list)
     replicas: int | None = None
     placement: list[str] = field(default_factory=list)
+    #: The whole Compose `deploy` mapping as written (interpolated): the swarm runtime
+    #: honours or refuses each key (flowgate.backends.runtime.swarm_deploy).
+    deploy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def main_port(self) -> str | None:
@@ -286,4 +289,5 @@ def _service(name: str, body: dict[str, Any], base: Path, where: str) -> Service
         volumes=[str(v) for v in body.get("volumes") or []],
         replicas=deploy.get("replicas"),
         placement=list((deploy.get("placement") or {}).get("constraints") or []),
+        deploy=dict(deploy) if isinstance(deploy, dict) else {},
     )
