@@ -7,8 +7,6 @@ the engine. The engine only talks to them through these methods (via the step ho
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -191,11 +189,3 @@ class Registry(Backend):
 
     def deregister_instances(self, service: str, color: Color) -> None:
         """Withdraw a color's instances from service discovery."""
-
-    @contextmanager
-    def locked(self, service: str, holder: dict[str, Any], ttl: float) -> Iterator[LockHandle]:
-        lock = self.acquire_lock(service, holder, ttl)
-        try:
-            yield lock
-        finally:
-            lock.release()

@@ -3,14 +3,20 @@
 `--flow` steps run in the order given: `deploy` (the new color; without --blue-green it
 goes live at once and the old color stops, like Docker Flow's plain redeploy), `scale`
 (the live color, by --scale), `proxy` (make the deployed color live) and `stop-old`.
+
+The verb takes its arguments raw (typer parses none of them, not even --help):
+`parse_flags` turns them into flags, so Docker Flow's own syntax can be parsed here.
 """
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import click
+import typer
 
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.options import RAW_ARGS, common_params, output, verb_app
 from flowgate.cli.render import color_result
 from flowgate.config.scale import parse_scale
 from flowgate.engine.runner import Engine
@@ -19,53 +25,89 @@ from flowgate.errors import UsageError
 STEPS = ("deploy", "scale", "proxy", "stop-old")
 
 
-@click.command()
-@target_argument
-@click.option("-t", "--target", "target_flag", help="The Compose service to release.")
-@click.option(
-    "-T", "--side-target", "side_targets", multiple=True, help="Side target (repeatable)."
-)
-@click.option("--service-path", multiple=True, help="Path the proxy routes (repeatable).")
-@click.option("-b", "--blue-green", is_flag=True, default=None, help="Deploy as a new color.")
-@click.option("-F", "--flow", "flow", multiple=True, help=f"Step: {', '.join(STEPS)} (repeatable).")
-@click.option("-s", "--scale", help="Instances: N, +N or -N.")
-@click.option("-H", "--host", help="Docker host (else DOCKER_HOST).")
-@click.option("-c", "--consul-address", help="Consul's address.")
-@click.option("--proxy-host", help="Docker Flow Proxy's host.")
-@click.option("--proxy-docker-host", help="Docker host that runs the proxy.")
-@click.option("--proxy-reconf-port", help="Port of the proxy's reconfigure API.")
-@click.option("-S", "--pull-side-targets", is_flag=True, default=None, help="Pull side images.")
-@common_options
-def flow(
-    target: str | None,
-    target_flag: str | None,
-    side_targets: tuple[str, ...],
-    service_path: tuple[str, ...],
-    blue_green: bool | None,
-    flow: tuple[str, ...],
-    scale: str | None,
-    host: str | None,
-    consul_address: str | None,
-    proxy_host: str | None,
-    proxy_docker_host: str | None,
-    proxy_reconf_port: str | None,
-    pull_side_targets: bool | None,
-) -> None:
+app = verb_app()
+
+
+@app.command(context_settings=RAW_ARGS, add_help_option=False)
+def flow(ctx: typer.Context) -> None:
     """Run Docker Flow's steps (deploy, scale, proxy, stop-old) with its flags."""
-    context = open_project(
-        target or target_flag,
-        host=host,
-        proxy_docker_host=proxy_docker_host,
-        proxy_reconf_port=proxy_reconf_port,
-        pull_side_targets=pull_side_targets,
-        side_targets=side_targets,
-        service_path=service_path,
-        blue_green=blue_green,
-        flow=flow,
-        scale=scale,
-        proxy_host=proxy_host,
-        consul_address=consul_address,
-    )
+    run_flow(**parse_flags(ctx, list(ctx.args)))
+
+
+def _flags(
+    target: Annotated[str | None, typer.Argument(show_default=False)] = None,
+    target_flag: Annotated[
+        str | None, typer.Option("-t", "--target", help="The Compose service to release.")
+    ] = None,
+    side_targets: Annotated[
+        list[str] | None, typer.Option("-T", "--side-target", help="Side target (repeatable).")
+    ] = None,
+    service_path: Annotated[
+        list[str] | None,
+        typer.Option("--service-path", help="Path the proxy routes (repeatable)."),
+    ] = None,
+    blue_green: Annotated[
+        bool | None, typer.Option("-b", "--blue-green", help="Deploy as a new color.")
+    ] = None,
+    flow: Annotated[
+        list[str] | None,
+        typer.Option("-F", "--flow", help=f"Step: {', '.join(STEPS)} (repeatable)."),
+    ] = None,
+    scale: Annotated[
+        str | None, typer.Option("-s", "--scale", help="Instances: N, +N or -N.")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("-H", "--host", help="Docker host (else DOCKER_HOST).")
+    ] = None,
+    consul_address: Annotated[
+        str | None, typer.Option("-c", "--consul-address", help="Consul's address.")
+    ] = None,
+    proxy_host: Annotated[
+        str | None, typer.Option("--proxy-host", help="Docker Flow Proxy's host.")
+    ] = None,
+    proxy_docker_host: Annotated[
+        str | None, typer.Option("--proxy-docker-host", help="Docker host that runs the proxy.")
+    ] = None,
+    proxy_reconf_port: Annotated[
+        str | None,
+        typer.Option("--proxy-reconf-port", help="Port of the proxy's reconfigure API."),
+    ] = None,
+    pull_side_targets: Annotated[
+        bool | None, typer.Option("-S", "--pull-side-targets", help="Pull side images.")
+    ] = None,
+) -> dict[str, Any]:
+    """Run Docker Flow's steps (deploy, scale, proxy, stop-old) with its flags."""
+    return {
+        "target": target or target_flag,
+        "host": host,
+        "proxy_docker_host": proxy_docker_host,
+        "proxy_reconf_port": proxy_reconf_port,
+        "pull_side_targets": pull_side_targets,
+        "side_targets": side_targets,
+        "service_path": service_path,
+        "blue_green": blue_green,
+        "flow": flow,
+        "scale": scale,
+        "proxy_host": proxy_host,
+        "consul_address": consul_address,
+    }
+
+
+def parse_flags(ctx: click.Context, args: list[str]) -> dict[str, Any]:
+    """The verb's raw arguments as flags by configuration key (plus `target`); the
+    common options (-C, -o, -q ...) among them go where every verb reads them. `--help`
+    prints the flags and exits."""
+    parser = typer.Typer(add_completion=False, rich_markup_mode=None)
+    parser.command()(_flags)
+    command = typer.main.get_command(parser)
+    command.params.extend(common_params())
+    with command.make_context("flow", args, parent=ctx.parent) as flags_ctx:
+        flags: dict[str, Any] = command.invoke(flags_ctx)
+    return flags
+
+
+def run_flow(target: str | None = None, **flags: Any) -> None:
+    context = open_project(target, **flags)
     settings = context.settings
     steps = list(settings.flow) or ["deploy"]
     unknown = [step for step in steps if step not in STEPS]

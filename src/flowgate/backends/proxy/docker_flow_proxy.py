@@ -13,15 +13,14 @@ Like Docker Flow, flowgate starts the `docker-flow-proxy` container on
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
+from flowgate.backends.docker_sdk import docker_errors, open_client
 from flowgate.backends.proxy.haproxy_config import check_domain, check_path, check_service_name
-from flowgate.backends.runtime.docker_engine import docker_reason
 from flowgate.config.keys import Key, parse_bool, parse_port, parse_str
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
 
@@ -75,7 +74,15 @@ class DockerFlowProxy(Proxy):
     # -- Proxy interface ----------------------------------------------------------------
 
     def check(self) -> None:
-        """Start the proxy container if flowgate manages it, then make sure the API answers."""
+        """Refuse a registry that cannot feed the proxy; start the proxy container if
+        flowgate manages it, then make sure the API answers."""
+        if self.settings.registry != "consul":
+            raise ConfigError(
+                f"proxy: docker-flow-proxy finds instances in Consul's catalog, which only "
+                f"registry: consul fills (got {self.settings.registry!r}): set registry: consul "
+                "and consul_address",
+                key="registry",
+            )
         if self._ensure_container():
             self._wait_until_answering()
         else:
@@ -171,34 +178,18 @@ class DockerFlowProxy(Proxy):
         docker_host = self.settings.get("proxy_docker_host")
         if not docker_host:
             return False
-        import docker.errors
-        import requests
-
         name = str(self.settings.get("proxy_container") or "docker-flow-proxy")
-        environment = {**os.environ, "DOCKER_HOST": str(docker_host)}  # keeps the TLS vars
+        unreachable = f"cannot reach the proxy's Docker host {docker_host}"
+        client = open_client(str(docker_host), 30, unreachable, key="proxy_docker_host")
         try:
-            client = docker.from_env(timeout=30, environment=environment)
-        except docker.errors.DockerException as err:
-            # The SDK asks the engine for its API version here: failing that is unreachable.
-            if isinstance(err.__cause__, requests.RequestException):
-                unreachable = f"cannot reach the proxy's Docker host {docker_host}: "
-                raise BackendUnreachable(unreachable + _reason(err.__cause__)) from err
-            raise ConfigError(f"not a Docker host URL: {err}", key="proxy_docker_host") from err
-        try:
-            existing = _find(client, name)
-            if existing is not None and existing.status == "running":
-                return False
-            if existing is not None:
-                existing.start()
-            else:
-                self._run(client, name)
-        # The engine's own answers (APIError) are HTTP errors too: they come first.
-        except docker.errors.DockerException as err:
-            failed = f"cannot start {name} on {docker_host}: {docker_reason(err)}"
-            raise ReleaseFailed(failed) from err
-        except requests.RequestException as err:
-            unreachable = f"cannot reach the proxy's Docker host {docker_host}: {err}"
-            raise BackendUnreachable(unreachable) from err
+            with docker_errors(f"cannot start {name} on {docker_host}", unreachable):
+                existing = _find(client, name)
+                if existing is not None and existing.status == "running":
+                    return False
+                if existing is not None:
+                    existing.start()
+                else:
+                    self._run(client, name)
         finally:
             client.close()
         log.info("started %s on %s", name, docker_host)
