@@ -375,7 +375,7 @@ class SwarmRuntime(EngineConnection, Runtime):
                     f"no {spec.color} instances of {spec.target} to scale; deploy it instead"
                 )
             if spec.count < len(slots):
-                self._remove_all(slots[spec.count :])
+                self._remove_all(self._surplus(slots, spec.color, spec.count))
             top = slot_of(slots[-1])
             added = [top + n for n in range(1, spec.count - len(slots) + 1)]
             if added:
@@ -389,6 +389,16 @@ class SwarmRuntime(EngineConnection, Runtime):
                     self._remove_all(created)
                     raise ReleaseFailed(f"{spec.target}-{spec.color}: {err}") from err
         return self.instances(spec.project, spec.target, spec.color)
+
+    def _surplus(self, slots: list[Service], color: Color, count: int) -> list[Service]:
+        """The instance services a scale-down to `count` removes: all but the lowest
+        `count` running ones, the ones not running (a lost node's) first. That is exactly
+        what the proxy dropped: the engine keeps the first `count` running instances."""
+        nodes = self._nodes()
+        running = [s for s in slots if self._instance(s, color, nodes).running]
+        idle = [s for s in slots if s not in running]
+        keep = running[:count] + idle[: max(0, count - len(running))]
+        return [s for s in slots if s not in keep]
 
     def start(self, spec: DeploySpec) -> list[Instance]:
         """Bring every stopped instance service of the color back (its own release)."""
