@@ -203,6 +203,30 @@ class SwarmRuntime(EngineConnection, Runtime):
                 self._slots(project, target, color),
             )
 
+    def nodes(self, project: str, target: str) -> list[dict[str, Any]]:
+        """Every node, and on a node that is down the target's instances whose task was
+        there (still `running` as far as the manager knows: the node cannot report)."""
+        with self._swarm_errors("listing the swarm's nodes"):
+            nodes = self._nodes()
+            lost: dict[str, list[str]] = {node_id: [] for node_id in nodes}
+            if any(node.down for node in nodes.values()):
+                for service in self._services(project=project, target=target):
+                    name = f"{instance_base(service)}.{slot_of(service)}"
+                    for task in self._tasks(service):
+                        node = nodes.get(str(task.get("NodeID") or ""))
+                        if node is not None and node.down and tasks.task_state(task) == "running":
+                            lost[str(task["NodeID"])].append(name)
+        return [
+            {
+                "node": node.address,
+                "id": node_id[:12],
+                "state": node.state,
+                "availability": node.availability,
+                "lost": sorted(set(lost[node_id])),
+            }
+            for node_id, node in sorted(nodes.items(), key=lambda item: item[1].address)
+        ]
+
     # -- waiting -----------------------------------------------------------------------------
 
     def _describe(self, task: tasks.Task) -> str:
