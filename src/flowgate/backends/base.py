@@ -24,7 +24,8 @@ class Backend(ABC):
     config_keys: ClassVar[tuple[Key, ...]] = ()
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        # Settings loaded without this backend's keys still carry their declared defaults.
+        self.settings = settings.including(type(self).config_keys)
 
     @abstractmethod
     def check(self) -> None:

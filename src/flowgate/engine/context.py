@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from flowgate.errors import ConfigError
 
 if TYPE_CHECKING:
     import pluggy
@@ -19,16 +16,12 @@ if TYPE_CHECKING:
     from flowgate.config.settings import Settings
     from flowgate.models import Color, Instance, Release, TargetState
 
-_UNSAFE = re.compile(r"[^a-z0-9_-]+")
-
 
 def project_name(settings: Settings) -> str:
-    """Docker Flow's rule: the `project` key, else the folder's name, made Docker-safe."""
-    raw = settings.project or settings.project_dir.resolve().name
-    name = _UNSAFE.sub("", str(raw).lower())
-    if not name:
-        raise ConfigError(f"cannot derive a project name from {raw!r}", key="project")
-    return name
+    """The project's name by Compose's rules (see flowgate.config.names)."""
+    from flowgate.config.names import compose_project_name
+
+    return compose_project_name(settings)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext, abandoned
 from flowgate.models import Color, ColorState, Instance, Release, ReleaseState, TargetState
 
@@ -61,7 +62,7 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
     state = context.state
     colors: dict[str, Any] = {}
     for color in Color:
-        instances = context.runtime.instances(context.project, context.target, color)
+        instances = calls.instances(context, color, fresh=True)  # the `instances` hook
         colors[str(color)] = {
             "state": str(color_state(state, color, instances)),
             "instances": [instance.to_dict() for instance in instances],

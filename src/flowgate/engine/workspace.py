@@ -41,6 +41,7 @@ def open_context(
     """Everything a verb needs. Reads the registry but changes nothing anywhere."""
     env = os.environ if env is None else env
     pm, catalog, settings = load_project_settings(project_dir, flags, env, pm)
+    project = project_name(settings)  # checked before any backend is built
     compose = load_compose(project_dir / settings.compose_path, env)
     if compose.ignored:
         log.warning(
@@ -60,7 +61,6 @@ def open_context(
     assert isinstance(runtime, Runtime)
     assert isinstance(proxy, Proxy)
     assert isinstance(registry, Registry)
-    project = project_name(settings)
     return ReleaseContext(
         pm=pm,
         settings=settings,

@@ -24,7 +24,7 @@ from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
 from flowgate.backends.registry.consul_client import ConsulEndpoint, consul_errors, env_from_os
 from flowgate.backends.registry.consul_lock import SessionLock
-from flowgate.errors import BackendUnreachable, ConfigError, ConflictError, FlowgateError
+from flowgate.errors import BackendUnreachable, ConfigError, ConflictError
 from flowgate.models import Color, Instance, Release, TargetState
 
 if TYPE_CHECKING:
@@ -84,10 +84,10 @@ class ConsulRegistry(Registry):
     def _json(entry: dict[str, Any], key: str) -> dict[str, Any]:
         try:
             data = json.loads(entry.get("Value") or b"null")
-        except ValueError as err:
-            raise FlowgateError(f"Consul key {key} does not hold JSON; delete it") from err
+        except (ValueError, RecursionError) as err:
+            raise _damaged(key, "not JSON") from err
         if not isinstance(data, dict):
-            raise FlowgateError(f"Consul key {key} does not hold a JSON object; delete it")
+            raise _damaged(key, "not a JSON object")
         return data
 
     # -- state ----------------------------------------------------------------------------
@@ -98,13 +98,11 @@ class ConsulRegistry(Registry):
         if entry is None:
             return TargetState(service=service)
         try:
-            return TargetState.from_dict(self._json(entry, key), version=int(entry["ModifyIndex"]))
+            return TargetState.from_dict(
+                self._json(entry, key), version=int(entry["ModifyIndex"]), service=service
+            )
         except ValueError as err:
-            raise ConfigError(
-                f"{err}; the registry's state is damaged: restore it, or delete the key "
-                "(flowgate then forgets which color is live)",
-                source=f"Consul key {key}",
-            ) from None
+            raise _damaged(key, str(err)) from None
 
     def save_state(self, state: TargetState) -> TargetState:
         key = f"flowgate/{state.service}/state"
@@ -138,7 +136,12 @@ class ConsulRegistry(Registry):
         prefix = f"flowgate/{service}/releases/"
         with self._errors(f"reading {prefix}"):
             _, entries = self.consul.kv.get(prefix, recurse=True)
-        found = [Release.from_dict(self._json(e, e["Key"])) for e in entries or ()]
+        found = []
+        for entry in entries or ():
+            try:
+                found.append(Release.from_dict(self._json(entry, entry["Key"])))
+            except (ValueError, TypeError) as err:
+                raise _damaged(entry["Key"], str(err)) from None
         return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
 
     # -- lock -----------------------------------------------------------------------------
@@ -200,6 +203,14 @@ class ConsulRegistry(Registry):
         with self._errors("listing the agent's services"):
             services = self.consul.agent.services()
         return {sid for sid, s in services.items() if s.get("Service") == name}
+
+
+def _damaged(key: str, problem: str) -> ConfigError:
+    return ConfigError(
+        f"{problem}; the registry's record is damaged: restore it from a backup (deleting "
+        "the state makes flowgate forget which color is live)",
+        source=f"Consul key {key}",
+    )
 
 
 @hookimpl
