@@ -116,6 +116,9 @@ start_worker() {
             fd=${fd##*/}
             [ "$fd" -gt 2 ] && eval "exec $fd>&-"
         done
+        # No registry is reachable: without this, every task start on the worker first
+        # tries to pull its image (a mutable tag) and waits for that to fail.
+        export DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
         exec setsid nsenter --net="/var/run/netns/$ns" dockerd \
             --data-root "$DATA/w$n" --exec-root "$dir/x" --pidfile "$dir/docker.pid" \
             -H "unix://$(worker_sock "$n")" --bip "172.30.$n.1/24" --iptables=false \
