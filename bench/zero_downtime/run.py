@@ -255,7 +255,10 @@ def main() -> int:
     if composed:
         print("\ndocker-compose up -d recreating the service, straight to its published port:")
         print("\n".join(outage_lines(composed[2])))
-    plot(phases, args.plot, "books-ms under constant load: flowgate + HAProxy vs docker-compose")
+    title = "books-ms under constant load: flowgate + HAProxy " + (
+        "on a 3-node swarm" if cluster else "vs docker-compose"
+    )
+    plot(phases, args.plot, title)
     print(f"\nplot: {args.plot}")
     return 0 if flowgate_kept_everything(measured, steps, switches) else 1
 

@@ -27,9 +27,10 @@ from flowgate.backends.runtime.swarm import SwarmRuntime
 from flowgate.config.compose import Healthcheck, ServiceSpec
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ExitCode, ReleaseFailed
-from flowgate.models import Color
+from flowgate.models import Color, Instance
 from flowgate.plugins import BackendCatalog
 from flowgate.testing.projects import remove_project
+from flowgate.testing.runtime_contract import RuntimeContract
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 SERVE = "hostname > /www/index.html; exec httpd -f -p 8080 -h /www"
@@ -53,6 +54,17 @@ def runtime(tmp_path: Path, project: str) -> SwarmRuntime:
         extra_keys=SwarmRuntime.config_keys,
     )
     return SwarmRuntime(settings)
+
+
+class TestSwarmRuntimeContract(RuntimeContract):
+    """The runtime contract every runtime keeps (flowgate.testing.runtime_contract)."""
+
+    @pytest.fixture
+    def failing_spec(self, make_spec: SpecMaker) -> SpecMaker:
+        return lambda color, count: make_spec(color, count, command=["sh", "-c", "exit 3"])
+
+    def reachable(self, instance: Instance) -> bool:
+        return bool(http_get(instance.address))
 
 
 def services(client: Any, project: str) -> dict[str, Any]:
@@ -172,18 +184,6 @@ def test_deploy_two_replicas_on_their_own_host_ports(
     assert task_container.labels["io.flowgate.project"] == project
 
 
-def test_deploying_the_other_color_and_redeploying_leave_the_first_untouched(
-    runtime: SwarmRuntime, make_spec: SpecMaker, project: str
-) -> None:
-    blue = runtime.deploy(make_spec(BLUE, 1))
-    first_green = runtime.deploy(make_spec(GREEN, 2))
-    second_green = runtime.deploy(make_spec(GREEN, 1))
-    assert not set(ids(first_green)) & set(ids(second_green))
-    assert ids(runtime.instances(project, "app", GREEN)) == ids(second_green)
-    assert ids(runtime.instances(project, "app", BLUE)) == ids(blue)
-    assert http_get(blue[0].address)
-
-
 def test_deploy_converts_the_compose_healthcheck_and_waits_for_it(
     runtime: SwarmRuntime, make_spec: SpecMaker, project: str, docker_client: Any
 ) -> None:
@@ -301,17 +301,6 @@ def test_start_or_scale_without_a_service_fails(
         runtime.start(make_spec(GREEN, 1))
     with pytest.raises(ReleaseFailed, match="no green instances of app to scale"):
         runtime.scale(make_spec(GREEN, 2))
-
-
-def test_remove_only_that_color(
-    runtime: SwarmRuntime, make_spec: SpecMaker, project: str, docker_client: Any
-) -> None:
-    runtime.deploy(make_spec(BLUE, 1))
-    green = runtime.deploy(make_spec(GREEN, 1))
-    runtime.remove(project, "app", BLUE)
-    assert runtime.instances(project, "app", BLUE) == []
-    assert list(services(docker_client, project)) == [f"{project}_app-green-1"]
-    assert ids(runtime.instances(project, "app", GREEN)) == ids(green)
 
 
 # -- side targets ----------------------------------------------------------------------------
