@@ -82,7 +82,7 @@ def reconfigure_proxy(  # type: ignore[empty-body]
     `preview_color` (either may be None). First non-None result wins.
 
     `live` and `preview` are those colors' running instances as the engine knows them:
-    what the `deploy`, `scale` or `start` hook returned in this command, else what the
+    what the `deploy`, `scale` or `start` hook returned in this verb, else what the
     `instances` hook answers. `live_limit`, when not None, serves only that many live
     instances (the lowest indexes): scaling down takes instances out of the proxy before
     stopping them.

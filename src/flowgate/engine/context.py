@@ -43,8 +43,8 @@ class ReleaseContext:
     #: The registry's name for the target when it is not `<project>-<target>` (Docker
     #: Flow keeps the project's case in its Consul keys; containers use the Compose name).
     service_name_override: str | None = None
-    #: What the `deploy`, `scale` and `start` hooks returned in this command: those ARE
-    #: the color's instances (engine/calls.py), not something to read back from a runtime.
+    #: Each color's instances as the hooks last answered in this verb (`deploy`,
+    #: `scale`, `start`, `instances`): those ARE the color's instances (engine/calls.py).
     known_instances: dict[Color, list[Instance]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 

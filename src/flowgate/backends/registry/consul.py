@@ -17,13 +17,16 @@ same state, history and lock holder.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
 from flowgate.backends.registry.consul_client import ConsulEndpoint, consul_errors, env_from_os
 from flowgate.backends.registry.consul_lock import SessionLock
+from flowgate.backends.registry.history import newest_first
 from flowgate.errors import BackendUnreachable, ConfigError, ConflictError
 from flowgate.models import Color, Instance, Release, TargetState
 
@@ -39,7 +42,9 @@ class ConsulRegistry(Registry):
     name = "consul"
     #: Seconds a request may take before Consul counts as unreachable.
     timeout: ClassVar[float] = 10.0
-    #: `check()` must answer fast, also when the address is a black hole.
+    #: `check()` must fail fast when the address is a black hole: seconds to connect.
+    #: An agent that accepted the connection but answers slowly (a busy machine) is
+    #: alive, and gets the full `timeout` to answer: it is not "unreachable".
     check_timeout: ClassVar[float] = 2.0
     #: Consul refuses session TTLs under 10s, so shorter lock TTLs are raised to 10s.
     #: Tests against `flowgate.testing.consul_server` (with its own minimum lowered) may
@@ -61,7 +66,7 @@ class ConsulRegistry(Registry):
         return consul_errors(self.endpoint, what)
 
     def check(self) -> None:
-        client = self.endpoint.client(self.check_timeout)
+        client = self.endpoint.client((self.check_timeout, self.timeout))
         with self._errors("a status query"):
             leader = client.status.leader()
         if not leader:
@@ -132,17 +137,34 @@ class ConsulRegistry(Registry):
     def save_release(self, release: Release) -> None:
         self._put(f"flowgate/{release.service}/releases/{release.id}", _dump(release.to_dict()))
 
-    def releases(self, service: str) -> list[Release]:
+    def releases(self, service: str, limit: int | None = None) -> list[Release]:
+        if limit is None:  # everything: one recursive read beats a request per record
+            prefix = f"flowgate/{service}/releases/"
+            with self._errors(f"reading {prefix}"):
+                _, entries = self.consul.kv.get(prefix, recurse=True)
+            found = [Release.from_dict(self._json(e, e["Key"])) for e in entries or ()]
+            return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
+        return list(itertools.islice(self.iter_releases(service), limit))
+
+    def iter_releases(self, service: str) -> Iterator[Release]:
+        """The keys only (`?keys`), then each record as the caller reaches it."""
         prefix = f"flowgate/{service}/releases/"
-        with self._errors(f"reading {prefix}"):
-            _, entries = self.consul.kv.get(prefix, recurse=True)
-        found = []
-        for entry in entries or ():
-            try:
-                found.append(Release.from_dict(self._json(entry, entry["Key"])))
-            except (ValueError, TypeError) as err:
-                raise _damaged(entry["Key"], str(err)) from None
-        return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
+        with self._errors(f"listing {prefix}"):
+            _, keys = self.consul.kv.get(prefix, keys=True, separator="/")
+        ids = [key[len(prefix) :] for key in keys or () if not key.endswith("/")]
+        yield from newest_first(ids, lambda release_id: self._release(prefix + release_id))
+
+    def release(self, service: str, release_id: str) -> Release | None:
+        return self._release(f"flowgate/{service}/releases/{release_id}")
+
+    def _release(self, key: str) -> Release | None:
+        entry = self._get(key)
+        if entry is None:
+            return None
+        try:
+            return Release.from_dict(self._json(entry, key))
+        except (ValueError, TypeError) as err:
+            raise _damaged(key, str(err)) from None
 
     # -- lock -----------------------------------------------------------------------------
 

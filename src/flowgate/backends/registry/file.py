@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from typing import Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
+from flowgate.backends.registry.history import newest_first
 from flowgate.errors import (
     BackendUnreachable,
     ConfigError,
@@ -94,6 +96,16 @@ def read_json(path: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         raise _damaged(path, "not a JSON object")
     return data
+
+
+def _read_release(path: Path) -> Release | None:
+    data = read_json(path)
+    if data is None:
+        return None
+    try:
+        return Release.from_dict(data)
+    except (ValueError, TypeError) as err:
+        raise _damaged(path, str(err)) from None
 
 
 def _damaged(path: Path, problem: str) -> ConfigError:
@@ -186,19 +198,27 @@ class FileRegistry(Registry):
             raise _unwritable(folder, err) from err
         write_atomic(folder / f"{_safe(release.id, 'release')}.json", release.to_dict())
 
-    def releases(self, service: str) -> list[Release]:
+    def releases(self, service: str, limit: int | None = None) -> list[Release]:
+        return list(itertools.islice(self.iter_releases(service), limit))
+
+    def iter_releases(self, service: str) -> Iterator[Release]:
         folder = self.root / _safe(service, "service") / "releases"
-        if not folder.is_dir():
-            return []
-        found = []
-        for path in folder.glob("*.json"):
-            data = None if path.name.startswith(".") else read_json(path)
-            if data is not None:
-                try:
-                    found.append(Release.from_dict(data))
-                except (ValueError, TypeError) as err:
-                    raise _damaged(path, str(err)) from None
-        return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
+        try:
+            names = [
+                entry.name[: -len(".json")]
+                for entry in os.scandir(folder)
+                if entry.name.endswith(".json") and not entry.name.startswith(".")
+            ]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        yield from newest_first(names, lambda name: _read_release(folder / f"{name}.json"))
+
+    def release(self, service: str, release_id: str) -> Release | None:
+        if not _SAFE_NAME.match(release_id):
+            return None
+        return _read_release(
+            self.root / _safe(service, "service") / "releases" / f"{release_id}.json"
+        )
 
     # -- lock -----------------------------------------------------------------------------
 
