@@ -41,18 +41,22 @@ class Instance:
     healthy: bool
     color: Color | None = None
     id: str = ""
+    node: str = ""  # the swarm node it runs on (its address); "" on a single engine
 
     @property
     def running(self) -> bool:
         return self.state == "running"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "address": self.address,
             "state": self.state,
             "healthy": self.healthy,
         }
+        if self.node:
+            data["node"] = self.node
+        return data
 
 
 @dataclass
