@@ -13,6 +13,7 @@ from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Route
 from flowgate.engine.colors import next_color
 from flowgate.engine.context import ReleaseContext
+from flowgate.engine.routing import route_values
 from flowgate.models import Color, Instance
 
 
@@ -46,10 +47,11 @@ def build_route(
 ) -> Route:
     """The Route for those colors; instances not given are asked of the `instances` hook."""
     live = tuple(running(context, live_color) if live is None else live)
+    values = route_values(context)
     return Route(
         service=context.service_name,
-        paths=tuple(context.settings.service_path) or ("/",),
-        domains=tuple(context.settings.service_domain),
+        paths=tuple(values["paths"]),
+        domains=tuple(values["domains"]),
         port=context.service.main_port,
         live_color=live_color,
         live=live if live_limit is None else live[:live_limit],
