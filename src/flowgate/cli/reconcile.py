@@ -1,4 +1,4 @@
-"""`flowgate reconcile`: rebuild the target's state from what runs (registry only)."""
+"""`flowgate reconcile`: rebuild the target's state from what runs; the proxy follows."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def reconcile(
         bool, typer.Option("--dry-run", help="Show the state it would write; write nothing.")
     ] = False,
 ) -> None:
-    """Rebuild the target's state from the running containers (and the release records).
-    Changes the registry only: no container, no route."""
+    """Rebuild the target's state from the running containers (and the release records),
+    then set the proxy to serve it. Never starts, stops or removes a container."""
     context = open_project(target)
     report = rebuild(context, live, dry_run)
     running = ", ".join(f"{color}: {what}" for color, what in report["running"].items())
@@ -53,4 +53,6 @@ def reconcile(
         f"before:  {describe(report['before'])}",
         f"after:   {describe(report['after'])}",
     ]
+    if report["proxy_applied"]:
+        lines.append("proxy:   set to serve the live color")
     output().data(report, "\n".join(lines))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.routing import live_release
+from flowgate.engine.wayback import source_of
 from flowgate.errors import ExitCode, FlowgateError
 from flowgate.models import Color, Instance, Release
 
@@ -51,15 +52,13 @@ def disagreement(context: ReleaseContext, found: dict[Color, list[Instance]]) ->
             f"the state says {live} is live, but {live} has no running instance while "
             f"{other} runs {len(running[other])}"
         )
-    record = live_release(context)
+    releases = context.registry.releases(context.service_name)
+    record = live_release(context, releases)
     labels = {i.release for i in running[live] if i.release}
     legacy = record is not None and record.kind == "rollback" and not record.restores
-    if (
-        record is not None
-        and labels
-        and not legacy
-        and not labels & releases_behind(context, record)
-    ):
+    if record is None or legacy or not labels:
+        return None
+    if not labels & same_release(record, releases):
         return (
             f"the state says {live} runs release {record.id}, but its instances run "
             f"release {', '.join(sorted(labels))}"
@@ -67,17 +66,11 @@ def disagreement(context: ReleaseContext, found: dict[Color, list[Instance]]) ->
     return None
 
 
-def releases_behind(context: ReleaseContext, release: Release) -> set[str]:
-    """Ids whose label the release's instances may carry: its own, and for a rollback
-    that started a warm copy, the release that copy came from (and so on)."""
-    ids = {release.id}
-    by_id = {r.id: r for r in context.registry.releases(context.service_name)}
-    while release.restores and release.restores not in ids:
-        ids.add(release.restores)
-        if release.restores not in by_id:
-            break
-        release = by_id[release.restores]
-    return ids
+def same_release(release: Release, releases: list[Release]) -> set[str]:
+    """Ids whose label the release's instances may carry: every release that runs the
+    same recorded release (a rollback starting a warm copy keeps the copy's labels)."""
+    source = source_of(release, releases).id
+    return {release.id} | {r.id for r in releases if source_of(r, releases).id == source}
 
 
 def check_evidence(context: ReleaseContext) -> None:

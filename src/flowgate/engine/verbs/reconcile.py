@@ -1,20 +1,25 @@
-"""reconcile: rebuild the target's state from what runs (like `kubectl apply` reading the
-cluster, not the other way round). Changes only the registry's state, never a container
-or a route.
+"""reconcile: rebuild the target's state from what runs, then put the proxy in step with
+it. Never starts, stops or removes a container.
 
 The live color is the one running instances, when only one color does; when both run,
 the newest release that went live on a running color (the release records survive a lost
 state file) says which; with neither, `--live COLOR` must say it. The other running color
 becomes the deployed (new) color, so `abort` or `promote` can act on it.
+
+Then (unless `--dry-run`) the proxy is set to serve that state: the live color on the
+public route with the route its release went live with, the new color on the preview. A
+proxy that was killed or lost its configuration serves again.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext, holder_identity
 from flowgate.engine.evidence import facts, summary
 from flowgate.engine.lock import held_lock
+from flowgate.engine.routing import pin_live_route
 from flowgate.errors import UsageError
 from flowgate.models import Color, Instance, Release, ReleaseState, TargetState
 
@@ -50,6 +55,15 @@ def reconcile(
         changed = not stored or state.to_dict() != before.to_dict()
         if changed and not dry_run:
             context.state = context.registry.save_state(state)
+        elif stored:
+            context.state = before
+        applied = False
+        if chosen is not None and not dry_run:
+            # The proxy back in step with the state: the live route as the live release
+            # went live with it (a restarted HAProxy serves again), the new color previewed.
+            pin_live_route(context)
+            calls.route(context, chosen, new)
+            applied = True
         return {
             "service": context.service_name,
             "before": before.to_dict() if stored else None,
@@ -57,6 +71,7 @@ def reconcile(
             "running": {str(color): summary(found[color]) for color in Color},
             "changed": changed,
             "written": changed and not dry_run,
+            "proxy_applied": applied,
         }
 
 
