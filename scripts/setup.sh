@@ -72,6 +72,7 @@ fi
 "$pybin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "$pybin is older than Python 3.11 (set PYTHON=/path/to/python3.11)"
 
+# [test] brings the test tools: ruff, mypy, hypothesis (property tests), matplotlib.
 pip_args=(-e "${ROOT}[test]")
 for plugin in "$ROOT"/plugins/*/; do
     if [ -f "$plugin/pyproject.toml" ]; then

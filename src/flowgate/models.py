@@ -145,10 +145,17 @@ class Release:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Release:
+        """Raises ValueError naming the key when a stored record is damaged."""
+        from flowgate.records import check_release
+
+        check_release(data)
         data = dict(data)
         data["color"] = Color(data["color"]) if data.get("color") else None
         data["state"] = ReleaseState(data.get("state", "running"))
-        data["steps"] = [Step(**s) for s in data.get("steps", [])]
+        step_names = {f.name for f in dataclasses.fields(Step)}
+        data["steps"] = [
+            Step(**{k: v for k, v in s.items() if k in step_names}) for s in data.get("steps", [])
+        ]
         for key in ("tests", "post_tests"):
             if data.get(key):
                 data[key] = TestResult.from_dict(data[key])
@@ -198,13 +205,15 @@ class TargetState:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], version: int = 0) -> TargetState:
-        """Raises ValueError naming the key when a stored state is damaged."""
-        if not isinstance(data.get("service"), str):
-            raise ValueError("service: missing")
+    def from_dict(
+        cls, data: dict[str, Any], version: int = 0, service: str | None = None
+    ) -> TargetState:
+        """Raises ValueError naming the key when a stored state is damaged or out of range
+        (a scale outside 1..MAX_SCALE, an unknown color, another service's state)."""
+        from flowgate.records import check_state
+
+        check_state(data, service)
         scale = data.get("scale")
-        if scale is not None and (not isinstance(scale, int) or isinstance(scale, bool)):
-            raise ValueError(f"scale: expected a number, got {scale!r}")
         return cls(
             service=data["service"],
             live_color=_stored_color(data, "live_color"),

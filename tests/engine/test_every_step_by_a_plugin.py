@@ -21,6 +21,7 @@ from flowgate.config.scale import parse_scale
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.recorder import new_release_id, save_state, start_release
 from flowgate.engine.runner import Engine
+from flowgate.engine.status import target_status
 from flowgate.engine.workspace import open_context
 from flowgate.errors import GateFailed, ReleaseFailed
 from flowgate.models import Color, Instance, ReleaseState, TestResult
@@ -171,6 +172,11 @@ class Elsewhere:
         return True
 
     @hookimpl(tryfirst=True)
+    def proxy_serves(self, context: ReleaseContext) -> dict[str, Any]:
+        live = context.state.live_color
+        return {"url": "memory://", "serving": live is not None, "status": None, "error": None}
+
+    @hookimpl(tryfirst=True)
     def drain(self, color: Color, instances: list[Instance]) -> bool:
         self.calls.append(f"drain {color} {len(instances)}")
         return True
@@ -289,6 +295,14 @@ def test_every_verb_runs_on_the_plugin_alone(engine: Make, elsewhere: Elsewhere)
     assert aborted is not None and aborted.state is ReleaseState.ABORTED
     assert since(elsewhere, mark)[-2:] == ["route green - 2", "remove blue"]
     assert Color.BLUE not in elsewhere.colors
+
+    shown = target_status(engine().ctx)  # `status` asks the plugin too
+    assert shown["colors"]["green"]["state"] == "live"
+    assert [i["address"] for i in shown["colors"]["green"]["instances"]] == [
+        i.address for i in elsewhere.colors[Color.GREEN]
+    ]
+    assert shown["colors"]["blue"] == {"state": "absent", "instances": []}
+    assert shown["proxy"]["url"] == "memory://" and shown["state_disagrees"] is None
     assert TOUCHED == []
 
 

@@ -14,6 +14,7 @@ from flowgate.config.scale import parse_scale
 from flowgate.engine.recorder import new_release_id, save_state, start_release
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import target_status
+from flowgate.engine.workspace import open_context
 from flowgate.errors import (
     FlowgateError,
     GateFailed,
@@ -561,3 +562,57 @@ def test_a_deploy_that_fails_before_touching_anything_keeps_the_deployed_release
     assert engine().ctx.registry.releases("books-app")[0].outcome == "failed"
     promoted = engine(tests=["tests"]).promote()
     assert promoted is not None and promoted.id == deployed
+
+
+def test_open_context_reads_only_the_config_files_it_is_given(project: Path) -> None:
+    """`flow` resolves docker-flow.yml itself, by Docker Flow's rules."""
+    (project / "docker-flow.yml").write_text("pull_side_targets: true\n")
+    assert open_context(project, {}, env={}).settings.pull_side_targets is True
+    only_ours = open_context(project, {}, env={}, files=("flowgate.yml",))
+    assert only_ours.settings.pull_side_targets is False
+
+
+def test_each_transition_is_saved_before_the_action_it_leads_to(engine: Make) -> None:
+    """What the registry holds when stop_old, drain and remove start (docs/engine.md)."""
+    seen: list[tuple[str, str]] = []
+
+    class Spy:
+        def _saw(self, hook: str, context: Any) -> None:
+            current = context.state.release_id
+            stored = next(r for r in context.registry.releases("books-app") if r.id == current)
+            seen.append((hook, str(stored.state)))
+
+        @hookimpl(tryfirst=True)
+        def stop_old(self, context: Any) -> None:
+            self._saw("stop_old", context)
+
+        @hookimpl(tryfirst=True)
+        def drain(self, context: Any) -> None:
+            self._saw("drain", context)
+
+        @hookimpl(tryfirst=True)
+        def remove(self, context: Any) -> None:
+            self._saw("remove", context)
+
+    def spied(**flags: Any) -> Engine:
+        subject = engine(**flags)
+        subject.ctx.pm.register(Spy())
+        return subject
+
+    spied().deploy()
+    spied().promote()
+    with pytest.raises(GateFailed):
+        with_gate(spied(), Gate(1, ["t::x"])).release(["tests"], [])
+    with pytest.raises(ReleaseFailed, match="switched back"):
+        with_gate(spied(), Gate(1, ["t::y"])).release([], ["tests/post"])
+    with_gate(spied(), Gate(0)).release(["tests"], [])
+    spied().rollback()
+    assert seen == [
+        ("remove", "gate-failed"),
+        ("drain", "rolled-back"),
+        ("remove", "rolled-back"),
+        ("stop_old", "live"),
+        ("drain", "live"),  # the built-in stop_old drains through the hook
+        ("stop_old", "live"),
+        ("drain", "live"),
+    ]

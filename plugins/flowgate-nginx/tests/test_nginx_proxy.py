@@ -229,6 +229,11 @@ def test_targets_share_one_nginx_and_a_path_claimed_twice_is_refused(
     proxy.remove("shop-users")
     assert get(f"{base}/api/v1/users")[0] == 404
     assert get(f"{base}{PATH}") == (200, "blue1")
+    proxy.remove("shop-books")  # the last service leaves: nginx stops
+    files = NginxFiles.for_project(proxy.settings.project_dir)
+    assert master_pid(files) is None and not files.config.exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{base}{PATH}", timeout=5)
 
 
 def test_wait_drained_waits_for_old_workers_only(

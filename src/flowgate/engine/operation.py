@@ -30,6 +30,7 @@ def operation(
     working_on = release_id or context.state.release_id
     with held_lock(context, holder_identity(working_on)):
         context.state = context.registry.load_state(context.service_name)
+        context.known_instances.clear()  # facts are re-asked for by each verb
         check_evidence(context)
         recover(context)
         pin_live_route(context)

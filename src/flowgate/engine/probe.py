@@ -11,34 +11,43 @@ from __future__ import annotations
 import http.client
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.routing import live_release, settings_route
+
+if TYPE_CHECKING:
+    from flowgate.backends.base import Route
 
 GATEWAY_ERRORS = frozenset({502, 503, 504})
 TIMEOUT = 3.0
 
 
 def proxy_check(context: ReleaseContext) -> dict[str, Any] | None:
-    """{"url", "serving", "status", "error"}; None when nothing is live or the proxy has
-    no public URL to ask (`proxy: none`)."""
+    """The `proxy_serves` hook's answer; None when nothing is live or nobody can tell."""
     if context.state.live_color is None:
         return None
+    answer: dict[str, Any] | None = context.pm.hook.proxy_serves(context=context)
+    return answer
+
+
+def public_route(context: ReleaseContext) -> Route:
+    """The public route as the live release went live with it (no instances)."""
     from flowgate.backends.base import Route
 
     release = live_release(context)
     values = release.route if release and release.route else settings_route(context)
-    route = Route(
+    return Route(
         service=context.service_name,
         paths=tuple(values["paths"]),
         domains=tuple(values["domains"]),
         port=context.service.main_port,
         live_color=context.state.live_color,
     )
-    url = context.proxy.public_url(route)
-    if not url:
-        return None
+
+
+def check_url(url: str, route: Route) -> dict[str, Any]:
+    """One GET on the public URL: {"url", "serving", "status", "error"}."""
     headers = {"Host": route.domains[0]} if route.domains else {}
     status, error = ask(url, headers)
     serving = status is not None and status not in GATEWAY_ERRORS

@@ -52,10 +52,7 @@ def save_state(context: ReleaseContext, **changes: Any) -> None:
 def current_release(context: ReleaseContext) -> Release | None:
     """The release the target's state names as its current one, if it is recorded."""
     wanted = context.state.release_id
-    for release in context.registry.releases(context.service_name):
-        if release.id == wanted:
-            return release
-    return None
+    return context.registry.release(context.service_name, wanted) if wanted else None
 
 
 def start_release(context: ReleaseContext, release_id: str, kind: str = "release") -> Release:

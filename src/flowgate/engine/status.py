@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext, abandoned
 from flowgate.engine.evidence import disagreement
 from flowgate.engine.probe import proxy_check
@@ -86,14 +87,15 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
     colors: dict[str, Any] = {}
     found: dict[Color, list[Instance]] = {}
     for color in Color:
-        instances = found[color] = context.runtime.instances(context.project, context.target, color)
+        # Asked of the `instances` hook, fresh.
+        instances = found[color] = calls.instances(context, color, fresh=True)
         colors[str(color)] = {
             "state": str(color_state(state, color, instances)),
             "instances": [instance.to_dict() for instance in instances],
         }
-    releases = context.registry.releases(context.service_name)
-    current = next((r for r in releases if r.id == state.release_id), None)
-    current = current or (releases[0] if releases else None)
+    registry, service = context.registry, context.service_name
+    current = registry.release(service, state.release_id) if state.release_id else None
+    current = current or next(registry.iter_releases(service), None)
     lock = context.registry.lock_holder(context.service_name)
     if lock is not None and abandoned(lock):
         # Its process died (kill -9): the release is not running, and the next verb
@@ -115,8 +117,9 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
     }
 
 
-def history(context: ReleaseContext) -> list[dict[str, Any]]:
+def history(context: ReleaseContext, limit: int | None = None) -> list[dict[str, Any]]:
+    """The newest `limit` releases (all when None), newest first."""
     lock = context.registry.lock_holder(context.service_name)
-    releases = context.registry.releases(context.service_name)
+    releases = context.registry.releases(context.service_name, limit)
     views = [release_view(r, lock is not None and i == 0) for i, r in enumerate(releases)]
     return [view for view in views if view is not None]

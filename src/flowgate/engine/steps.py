@@ -8,9 +8,11 @@ answers a step first replaces them. Each delegates to the configured backend.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Route
+from flowgate.engine import probe
 from flowgate.engine.colors import next_color
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.routing import route_values
@@ -107,6 +109,13 @@ def reconfigure_proxy(
     route = build_route(context, live_color, preview_color, live_limit, live, preview)
     context.proxy.apply(route)
     return True
+
+
+@hookimpl(trylast=True)
+def proxy_serves(context: ReleaseContext) -> dict[str, Any] | None:
+    route = probe.public_route(context)
+    url = context.proxy.public_url(route)
+    return probe.check_url(url, route) if url else None
 
 
 @hookimpl(trylast=True)

@@ -19,7 +19,7 @@ from flowgate.backends.registry.consul import ConsulRegistry
 from flowgate.backends.registry.consul_client import ConsulEndpoint
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ConfigError, ConflictError
-from flowgate.models import Color, Instance, TargetState
+from flowgate.models import Color, Instance, Release, TargetState
 from flowgate.testing.consul_server import ConsulTestServer, consul_test_server
 from flowgate.testing.network import free_port
 
@@ -186,3 +186,19 @@ def test_a_damaged_state_names_the_key(registry: ConsulRegistry, raw: Any) -> No
         f"Consul key flowgate/{SERVICE}/state: live_color: expected blue or green, got 'purple'"
     )
     assert damaged.value.exit_code == 4
+
+
+def test_the_newest_releases_are_read_without_the_older_ones(
+    registry: ConsulRegistry, raw: Any
+) -> None:
+    """Flat cost: the ids come from one `?keys` listing, then only the records returned
+    are read; a damaged old record shows it is never fetched."""
+    ids = [f"2026010{day}T000000-000{day}" for day in range(1, 6)]
+    for rid in ids:
+        registry.save_release(Release(id=rid, service=SERVICE, target="app"))
+    raw.kv.put(f"flowgate/{SERVICE}/releases/{ids[0]}", b"{damaged")
+    assert [r.id for r in registry.releases(SERVICE, limit=4)] == ids[:0:-1]
+    assert registry.release(SERVICE, ids[2]) is not None
+    assert next(registry.iter_releases(SERVICE)).id == ids[-1]
+    with pytest.raises(ConfigError, match=r"not JSON; the registry.s record is damaged"):
+        registry.releases(SERVICE)  # everything: the damaged one too

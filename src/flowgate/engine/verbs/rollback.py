@@ -128,9 +128,9 @@ def previous_live(context: ReleaseContext, verb: str) -> Color:
             f"{context.state.release_id}), not a color that was live: `flowgate abort` "
             "removes it, `flowgate promote` makes it live"
         )
-    releases = context.registry.releases(context.service_name)
-    if previous_live_color(context.state, releases) != other:
-        last = last_release_of(other, releases)
+    releases = context.registry.iter_releases  # read newest first, only as far as needed
+    if previous_live_color(context.state, releases(context.service_name)) != other:
+        last = last_release_of(other, releases(context.service_name))
         if last is None:
             raise UsageError(f"nothing to {verb}: {other} never held a release")
         raise UsageError(
