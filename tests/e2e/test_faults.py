@@ -197,6 +197,17 @@ def test_image_missing(books: BooksProject, traffic: TrafficRecorder) -> None:
     assert data["colors"][other]["state"] == before["colors"][other]["state"] == "stopped"
 
 
+def test_bad_service_path_changes_nothing(books: BooksProject, traffic: TrafficRecorder) -> None:
+    """Refused before anything changes: the warm copy of the other color stays."""
+    before = books.status()
+    code, _, err = books.invoke("release", "--service-path", "/books\nbackend x", version="1.0")
+    assert code == 2, err  # a bad flag is a usage error (in flowgate.yml: 4)
+    assert "--service-path" in error_line(err)
+    for color in ("blue", "green"):
+        assert instances(books, color) == before["colors"][color]["instances"]
+    consistent(books, traffic)
+
+
 def test_never_healthy_release(
     books: BooksProject, traffic: TrafficRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
