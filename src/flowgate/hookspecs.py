@@ -144,6 +144,19 @@ def remove(context: ReleaseContext, color: Color) -> bool:  # type: ignore[empty
     """
 
 
+@hookspec(firstresult=True)
+def proxy_serves(context: ReleaseContext) -> dict[str, Any] | None:
+    """Say whether the proxy really serves the live color's public route. First non-None
+    result wins; None means nobody can tell (`proxy: none`).
+
+    Called by `status` (the `proxy` field), never by a verb that changes anything. Returns
+    {"url": str, "serving": bool, "status": int | None, "error": str | None}. The built-in
+    sends one GET to the proxy backend's `public_url` for the live release's route (its
+    first domain as Host): any answer but 502/503/504 counts as serving; a refused or
+    timed-out connection does not.
+    """
+
+
 # -- test gate ----------------------------------------------------------------------------
 
 

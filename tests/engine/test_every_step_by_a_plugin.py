@@ -172,6 +172,11 @@ class Elsewhere:
         return True
 
     @hookimpl(tryfirst=True)
+    def proxy_serves(self, context: ReleaseContext) -> dict[str, Any]:
+        live = context.state.live_color
+        return {"url": "memory://", "serving": live is not None, "status": None, "error": None}
+
+    @hookimpl(tryfirst=True)
     def drain(self, color: Color, instances: list[Instance]) -> bool:
         self.calls.append(f"drain {color} {len(instances)}")
         return True
@@ -297,6 +302,7 @@ def test_every_verb_runs_on_the_plugin_alone(engine: Make, elsewhere: Elsewhere)
         i.address for i in elsewhere.colors[Color.GREEN]
     ]
     assert shown["colors"]["blue"] == {"state": "absent", "instances": []}
+    assert shown["proxy"]["url"] == "memory://" and shown["state_disagrees"] is None
     assert TOUCHED == []
 
 

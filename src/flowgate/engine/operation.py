@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flowgate.engine.context import ReleaseContext, holder_identity
+from flowgate.engine.evidence import check_evidence
 from flowgate.engine.lock import held_lock
 from flowgate.engine.recorder import finish, transition
+from flowgate.engine.routing import pin_live_route
 from flowgate.engine.verbs.recover import recover
 from flowgate.errors import FlowgateError, Interrupted
 from flowgate.models import Release, ReleaseState
@@ -30,7 +32,9 @@ def operation(
     with held_lock(context, holder_identity(working_on)):
         context.state = context.registry.load_state(context.service_name)
         context.known_instances.clear()  # facts are re-asked for by each verb
+        check_evidence(context)
         recovered = recover(context)
+        pin_live_route(context)
         try:
             yield recovered
         except KeyboardInterrupt:

@@ -57,8 +57,8 @@ class Engine:
     def abort(self) -> Release | None:
         return abort.abort(self.ctx)
 
-    def rollback(self, timeout: float | None = None) -> Release:
-        return rollback.rollback(self.ctx, timeout)
+    def rollback(self, timeout: float | None = None, to: str | None = None) -> Release:
+        return rollback.rollback(self.ctx, timeout, to)
 
     def scale(self, spec: ScaleSpec) -> list[Instance]:
         return scale.scale(self.ctx, spec)

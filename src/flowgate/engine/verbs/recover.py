@@ -11,8 +11,9 @@ import logging
 
 from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
-from flowgate.engine.recorder import current_release, save_release, transition
+from flowgate.engine.recorder import current_release, finish, save_release, transition
 from flowgate.engine.states import Recovery, recovery_for
+from flowgate.engine.status import died_after
 from flowgate.models import Release, ReleaseState
 
 log = logging.getLogger("flowgate")
@@ -23,6 +24,16 @@ def recover(context: ReleaseContext) -> Release | None:
     last = current_release(context)
     if last is None:
         return None
+    if died_after(last):
+        # Its process died after the release reached its state, before recording its
+        # end (killed in the old color's stop after a switch): recorded as interrupted.
+        finish(
+            context,
+            last,
+            "interrupted",
+            last.error or f"its process stopped during {last.step}",
+        )
+        return last
     actions = recovery_for(last.state, last.kind)
     if not actions:
         return None
