@@ -13,6 +13,7 @@ from flowgate.engine.verbs import (
     deploy,
     down,
     promote,
+    recover,
     release,
     rollback,
     scale,
@@ -57,8 +58,8 @@ class Engine:
     def abort(self) -> Release | None:
         return abort.abort(self.ctx)
 
-    def rollback(self, timeout: float | None = None) -> Release:
-        return rollback.rollback(self.ctx, timeout)
+    def rollback(self, timeout: float | None = None, to: str | None = None) -> Release:
+        return rollback.rollback(self.ctx, timeout, to)
 
     def scale(self, spec: ScaleSpec) -> list[Instance]:
         return scale.scale(self.ctx, spec)
@@ -68,3 +69,8 @@ class Engine:
 
     def down(self, keep_state: bool = False) -> down.DownResult:
         return down.down(self.ctx, keep_state)
+
+    def recover(self) -> Release | None:
+        """Only what every verb does first: recover a release a dead process left running
+        (engine/states.py). Returns that release, or None when nothing needed it."""
+        return recover.recover_only(self.ctx)

@@ -17,7 +17,7 @@ from flowgate.backends.proxy.haproxy_config import normalize_address
 from flowgate.backends.proxy.haproxy_keys import KEYS
 from flowgate.backends.proxy.none import NoProxy
 from flowgate.config.settings import load_settings
-from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
+from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed, UsageError
 from flowgate.models import Color, Instance
 from flowgate.route_values import check_domain, check_path
 
@@ -102,11 +102,17 @@ def test_instance_names_are_resolved_to_addresses() -> None:
     assert normalize_address("[::1]:8080") == "[::1]:8080"
 
 
-def test_bad_bind_address_names_its_key(tmp_path: Path) -> None:
-    for key in ("proxy_bind", "preview_bind"):
-        proxy = make(tmp_path, **{key: "0.0.0.0\n  bind :22"})
-        with pytest.raises(ConfigError, match=rf"^{key}: "):
-            proxy.apply(Route("shop-app", ("/",), live=LIVE))
+@pytest.mark.parametrize("key", ["proxy_bind", "preview_bind"])
+@pytest.mark.parametrize("value", ["0.0.0.0\n  bind :22", "localhost", "*"])
+def test_bad_bind_address_is_refused_when_the_settings_load(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    """A bind address goes into HAProxy's config: an IP or nothing (flag: exit 2)."""
+    with pytest.raises(UsageError, match=rf"^--{key.replace('_', '-')}: expected "):
+        make(tmp_path, **{key: value})
+    (tmp_path / "flowgate.yml").write_text(f"{key}: {value!r}\n")
+    with pytest.raises(ConfigError, match=rf"^flowgate.yml: {key}: expected "):
+        load_settings(tmp_path, env={}, extra_keys=KEYS)
     assert not (tmp_path / "hap").exists()
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,15 +23,14 @@ from typing import TYPE_CHECKING
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
 from flowgate.backends.proxy import haproxy_control as control
+from flowgate.backends.proxy import haproxy_switch as switch
 from flowgate.backends.proxy import haproxy_table as table
 from flowgate.backends.proxy.haproxy_config import (
     PREVIEW_HEADER,
     RenderOptions,
     ServiceEntry,
     SlotPlan,
-    backend_name,
     normalize_address,
-    parse_address,
     plan_slots,
     preview_map_text,
     render,
@@ -206,96 +204,38 @@ class HAProxyProxy(Proxy):
         before: ServiceEntry,
         entry: ServiceEntry,
     ) -> None:
+        # In a container, HAProxy reaches the instances from another host than flowgate
+        # checked them from: it waits for its own check (and the file is checked first).
+        # A local one switches at once; the file, only read by the next reload, is
+        # checked after the switch, and an invalid one puts the old routing back.
         assert after.proxy is not None
         text = render(after.services, self._options(after.proxy))
-        candidate = self._candidate(text, self.runner)
+        in_container = isinstance(self.runner, HAProxyContainer)
+        candidate = self._candidate(text, self.runner) if in_container else None
         try:
-            for role, plan in plans.items():
-                self._switch(backend_name(service, role), plan)
-            self._switch_token(before, entry)
+            if candidate is not None:
+                switch.checked(self.files, service, plans, float(self.settings.health_timeout))
+            else:
+                switch.now(self.files, service, plans)
+            switch.token(self.files, before, entry)
+            if candidate is None:
+                candidate = self._candidate(text, self.runner)
         except FlowgateError:
-            candidate.unlink(missing_ok=True)
+            (self.files.root / "haproxy.cfg.new").unlink(missing_ok=True)
             # The unchanged file still describes the old routing: reload puts it back.
             control.reload(self.files)
             raise
         self._write_map(after)
         os.replace(candidate, self.files.config)
 
-    def _switch(self, backend: str, plan: SlotPlan) -> None:
-        """New servers first (checked UP while drained, then ready), old ones out last."""
-        added = [f"s{i + 1}" for i in plan.added]
-        for index, name in zip(plan.added, added, strict=True):
-            address = plan.final[index]
-            assert address is not None
-            ip, port = parse_address(address)
-            server = f"{backend}/{name}"
-            control.runtime(self.files, f"set server {server} state maint")
-            control.runtime(self.files, f"set server {server} addr {ip} port {port}")
-            control.runtime(self.files, f"set server {server} state drain")
-            control.runtime(self.files, f"set server {server} health down")
-        self._wait_up(backend, added)
-        for name in added:
-            control.runtime(self.files, f"set server {backend}/{name} state ready")
-        for index in plan.removed:
-            control.runtime(self.files, f"set server {backend}/s{index + 1} state maint")
-
-    def _switch_token(self, before: ServiceEntry, entry: ServiceEntry) -> None:
-        """A new preview secret is accepted before the old one is withdrawn."""
-        if before.token == entry.token:
-            return
-        path = self.files.preview_map
-        if entry.token:
-            preview = backend_name(entry.service, "preview")
-            control.runtime(self.files, f"add map {path} {entry.token} {preview}")
-        if before.token:
-            control.runtime(self.files, f"del map {path} {before.token}")
-
-    def _wait_up(self, backend: str, names: list[str]) -> None:
-        timeout = float(self.settings.health_timeout)
-        deadline = time.monotonic() + timeout
-        while names:
-            states = control.server_states(self.files, backend)
-            down = [n for n in names if states.get(n, (0, 0, ""))[0] != 2]
-            if not down:
-                return
-            if time.monotonic() > deadline:
-                raise ReleaseFailed(
-                    f"haproxy: {backend} servers {', '.join(down)} not UP by health check "
-                    f"within {timeout:g}s; the previous routing still serves"
-                )
-            time.sleep(0.05)
-
     # -- draining and URLs --------------------------------------------------------------
 
     def wait_drained(self, service: str, instances: list[Instance], timeout: float) -> None:
         """Wait until no server holding these addresses has a connection and no old
         worker (from a reload) is still finishing requests."""
-        if not self.runner.running():
-            return
-        addresses = {normalize_address(i.address) for i in instances if i.address}
-        backends = {backend_name(service, "live"), backend_name(service, "preview")}
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                busy = bool(control.show_proc(self.files).old_workers)
-                busy = busy or self._connections(backends, addresses) > 0
-            except (OSError, FlowgateError):
-                return
-            if not busy:
-                return
-            time.sleep(0.1)
-
-    def _connections(self, backends: set[str], addresses: set[str]) -> int:
-        rows = control.runtime(self.files, "show stat -1 4 -1").splitlines()
-        if not rows:
-            return 0
-        header = rows[0].lstrip("# ").split(",")
-        total = 0
-        for row in rows[1:]:
-            values = dict(zip(header, row.split(","), strict=False))
-            if values.get("pxname") in backends and values.get("addr") in addresses:
-                total += int(values.get("scur") or 0)
-        return total
+        if self.runner.running():
+            addresses = {normalize_address(i.address) for i in instances if i.address}
+            switch.drained(self.files, service, addresses, timeout)
 
     def public_url(self, route: Route) -> str | None:
         return self._url(str(self.settings.get("proxy_bind")), int(self.settings.proxy_port), route)
