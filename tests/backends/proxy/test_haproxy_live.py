@@ -6,6 +6,7 @@ every change and keeps every status it saw; a single failed request fails the te
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from flowgate.backends.proxy import haproxy_control as control
 from flowgate.backends.proxy.haproxy import HAProxyProxy, stop_haproxy
 from flowgate.backends.proxy.haproxy_process import master_pid, pid_alive
 from flowgate.config.settings import load_settings
-from flowgate.errors import ReleaseFailed
+from flowgate.errors import ConfigError, ReleaseFailed
 from flowgate.models import Color, Instance
 from flowgate.testing.network import free_port
 from flowgate.testing.traffic import TrafficRecorder
@@ -340,3 +341,46 @@ def test_haproxy_dir_with_spaces_and_a_long_path(
         assert (proxy.files.root / "haproxy.cfg").is_file()
     finally:
         assert proxy.shutdown()
+
+
+def test_rejected_changes_drop_no_request(
+    proxy: HAProxyProxy, backends: dict[str, Backend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: a change HAProxy would reject never costs a request. Under constant
+    traffic: a config `haproxy -c` refuses, a reload the master refuses (the check
+    skipped), a new listener on a port another process holds, and new servers that do not
+    answer: each is refused, the old worker keeps serving, and no request fails."""
+    public, _ = ports(proxy)
+    proxy.apply(route(backends, ["blue1"], []))
+    before = control.show_proc(proxy.files)
+    config = proxy.files.config.read_bytes()
+    broken = haproxy_module.render
+    with TrafficRecorder(f"http://127.0.0.1:{public}/") as recorder:
+        recorder.wait_for("blue1")
+        with monkeypatch.context() as patch:
+            patch.setattr(haproxy_module, "render", lambda *a: broken(*a) + "\nbogus-keyword x\n")
+            with pytest.raises(ReleaseFailed, match="invalid, nothing applied"):
+                proxy.apply(route(backends, ["green1"], [], service="shop-api", paths=("/api",)))
+            patch.setattr(control, "validate_config", lambda path: None)
+            with pytest.raises(ReleaseFailed, match="reload failed"):
+                proxy.apply(route(backends, ["green1"], [], service="shop-api", paths=("/api",)))
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", 0))
+            squatter.listen()
+            moved = make_proxy(
+                proxy.settings.project_dir,
+                proxy_port=public,
+                preview_port=squatter.getsockname()[1],
+                haproxy_dir=str(proxy.files.root.parent),
+            )
+            with pytest.raises(ConfigError, match="already in use"):
+                moved.apply(route(backends, ["blue1"], []))
+        dead = Instance("dead", f"127.0.0.1:{free_port()}", "running", True)
+        with pytest.raises(ReleaseFailed, match="not UP"):
+            proxy.apply(Route(SERVICE, ("/",), live_color=Color.GREEN, live=(dead,)))
+        time.sleep(0.3)
+    after = control.show_proc(proxy.files)
+    assert recorder.failures == [], recorder.summary()
+    assert set(recorder.answers()) == {"blue1"}
+    assert after.workers == before.workers  # the old worker served throughout
+    assert proxy.files.config.read_bytes() == config

@@ -212,6 +212,8 @@ class HAProxyProxy(Proxy):
         text = render(after.services, self._options(after.proxy))
         in_container = isinstance(self.runner, HAProxyContainer)
         candidate = self._candidate(text, self.runner) if in_container else None
+        if candidate is None:
+            switch.probe_added(service, plans)  # refused here, nothing changed yet
         try:
             if candidate is not None:
                 switch.checked(self.files, service, plans, float(self.settings.health_timeout))

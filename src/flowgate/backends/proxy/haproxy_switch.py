@@ -22,11 +22,22 @@ from flowgate.errors import FlowgateError, ReleaseFailed
 UP = 2  # HAProxy's operational state of a server that passes its check
 
 
+def probe_added(service: str, plans: Mapping[str, SlotPlan]) -> None:
+    """Every new server answers a TCP connect, before anything changes (so a refusal
+    needs no undoing)."""
+    for role, plan in plans.items():
+        backend = backend_name(service, role)
+        for index in plan.added:
+            address = plan.final[index]
+            assert address is not None
+            probe(backend, f"s{index + 1}", *parse_address(address))
+
+
 def now(files: HAProxyFiles, service: str, plans: Mapping[str, SlotPlan]) -> None:
-    """flowgate has seen the new instances healthy: one batch puts them in service at
-    once (`health up`; HAProxy's checks stay on and take a failing one out later),
-    then takes the old ones out, so no request finds no server and the switch is one
-    round trip on the Runtime API."""
+    """flowgate has seen the new instances healthy (and `probe_added` reached them): one
+    batch puts them in service at once (`health up`; HAProxy's checks stay on and take a
+    failing one out later), then takes the old ones out, so no request finds no server
+    and the switch is one round trip on the Runtime API."""
     commands = []
     for role, plan in plans.items():
         backend = backend_name(service, role)
@@ -35,7 +46,6 @@ def now(files: HAProxyFiles, service: str, plans: Mapping[str, SlotPlan]) -> Non
             assert address is not None
             ip, port = parse_address(address)
             server = f"{backend}/s{index + 1}"
-            probe(backend, f"s{index + 1}", ip, port)
             commands += [
                 f"set server {server} addr {ip} port {port}",
                 f"set server {server} health up",
