@@ -36,6 +36,7 @@ def release_view(release: Release | None, lock_held: bool) -> dict[str, Any] | N
     return {
         "id": release.id,
         "kind": release.kind,
+        "restores": release.restores,  # a rollback: the release it brought back
         "color": str(release.color) if release.color else None,
         "instances": release.instances,
         "images": release.images,
