@@ -108,9 +108,9 @@ def test_instance_names_are_resolved_to_addresses() -> None:
 
 
 def test_bad_bind_address_names_its_key(tmp_path: Path) -> None:
-    proxy = make(tmp_path, proxy_bind="0.0.0.0\n  bind :22")
-    with pytest.raises(ConfigError, match=r"^proxy_bind: "):
-        proxy.apply(Route("shop-app", ("/",), live=LIVE))
+    # Refused while the settings load (a flag: exit 2), before any backend exists.
+    with pytest.raises(UsageError, match=r"^--proxy-bind: "):
+        make(tmp_path, proxy_bind="0.0.0.0\n  bind :22")
     assert not (tmp_path / ".flowgate").exists()
 
 
