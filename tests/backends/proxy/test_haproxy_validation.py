@@ -18,7 +18,7 @@ from flowgate.backends.proxy.haproxy_config import (
 )
 from flowgate.backends.proxy.none import NoProxy
 from flowgate.config.settings import load_settings
-from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
+from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed, UsageError
 from flowgate.models import Color, Instance
 
 LIVE = (Instance("a", "127.0.0.1:9", "running", True),)
