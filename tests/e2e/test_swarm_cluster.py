@@ -4,7 +4,8 @@ network namespaces: conftest.py's `swarm_cluster`), through real HAProxy, by the
 The story under constant traffic: a release with a passing gate, scale +2 / -1 (exactly the
 instances the proxy dropped are removed), a release whose gate fails (held, nothing left on
 any node), a new color inheriting the scale, rollback (the old color's spec back at its
-scale), `status` naming each instance's node. Then a worker's link is taken down (a real
+scale), `status` naming each instance's node, a release whose post-promotion test fails
+(switched back, the new color removed from every node). Then a worker's link is taken down (a real
 node failure): the live color keeps answering once HAProxy noticed, and the next release
 completes on the surviving nodes.
 
@@ -179,6 +180,24 @@ def test_the_release_story_on_three_nodes_loses_no_request(
         table = project.cli("status")
         for instance in instances(data, "blue"):
             assert instance["node"] in table
+
+        # A post-promotion test fails: back to blue, and green goes from every node only
+        # after HAProxy stopped sending it requests.
+        post = project.folder / "tests" / "post"
+        post.mkdir()
+        (post / "test_after.py").write_text("def test_live_check():\n    assert False\n")
+        code, _, err = project.invoke("release", "--post-tests", "tests/post", version="1.1")
+        assert code == 1, err
+        switched_back = time.monotonic()
+        data = project.status()
+        assert (data["live_color"], data["colors"]["green"]["state"]) == ("blue", "absent")
+        traffic.wait_answers(switched_back)
+        assert set(traffic.answers(since=switched_back)) == {BLUE_1_0}
+        wait_until(
+            lambda: not containers_anywhere(swarm_cluster, docker_client, project.name, "green"),
+            30,
+            "the switched-back green's containers gone from every node",
+        )
 
     print(f"\ntraffic through HAProxy during the 3-node story: {traffic.summary()}")
     assert traffic.failures == [], traffic.failures[:5]
