@@ -219,7 +219,7 @@ def test_rollback_without_a_previous_color_is_refused(engine: Make, project: Pat
         engine().rollback()
     engine().deploy()
     engine().promote()
-    with pytest.raises(UsageError, match="nothing to roll back: green never held a release"):
+    with pytest.raises(UsageError, match="nothing to roll back to: no release was live before"):
         engine().rollback()
     engine().deploy()
     engine().promote()
@@ -227,7 +227,12 @@ def test_rollback_without_a_previous_color_is_refused(engine: Make, project: Pat
     data = store.load()
     data["containers"].pop("books_app-blue")  # removed by hand
     store.save(data)
-    with pytest.raises(UsageError, match="cannot roll back: blue has no instances left"):
+    # Re-created from its record (engine/wayback.py) unless the record cannot do it.
+    registry = engine().ctx.registry
+    first = registry.releases("books-app")[-1]
+    first.restore = None  # recorded before flowgate kept image ids
+    registry.save_release(first)
+    with pytest.raises(UsageError, match="blue no longer holds it and its record has nothing"):
         engine().rollback()
 
 
@@ -250,21 +255,30 @@ def test_an_unpromoted_color_can_neither_be_stopped_as_old_nor_rolled_back_to(
     assert route(fakes)["live_color"] == "green"
     assert engine().ctx.state.new_color is Color.BLUE
     engine().abort()
-    with pytest.raises(UsageError, match=r"the last release on blue \(.*aborted\) was never live"):
-        engine().rollback()
-    assert route(fakes)["live_color"] == "green"
+    # The untested deploy is gone; the release live before it is re-created from its
+    # record (issue 12: an abort never leaves the team without a rollback).
+    first = engine().ctx.registry.releases("books-app")[-1]
+    back = engine().rollback()
+    assert back.restores == first.id and back.color is Color.BLUE
+    assert route(fakes)["live_color"] == "blue"
+    blue = fakes("runtime")["containers"]["books_app-blue"]
+    assert [r["release"] for r in blue] == [back.id]
 
 
-def test_a_color_that_failed_its_gate_is_no_rollback_target(engine: Make, fakes: Fakes) -> None:
-    engine().deploy()
+def test_a_failed_gate_leaves_the_way_back(engine: Make, fakes: Fakes) -> None:
+    """The failed release replaced blue's warm copy; rollback re-creates the release that
+    was live on blue from its record, never the release that failed its gate."""
+    first = engine().deploy()
     engine().promote()
     engine().deploy()
     engine().promote()
     with pytest.raises(GateFailed):
         with_gate(engine(), Gate(1, ["t::x"])).release(["tests"], [])
-    with pytest.raises(UsageError, match=r"on blue \(.*, gate-failed\) was never live"):
-        engine().rollback()
-    assert route(fakes)["live_color"] == "green"
+    assert "books_app-blue" not in fakes("runtime")["containers"]
+    back = engine().rollback()
+    assert back.restores == first.id
+    assert route(fakes)["live_color"] == "blue"
+    assert states(fakes) == {"blue": ["running"], "green": ["exited"]}
 
 
 def test_rollback_then_rollback_again_swaps_back(engine: Make, fakes: Fakes) -> None:

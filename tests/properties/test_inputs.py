@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.properties.strategies import NASTY, NUMBERS, values
+from strategies import NASTY, NUMBERS, values
 
 from flowgate.config.compose import load_compose
 from flowgate.config.scale import parse_scale

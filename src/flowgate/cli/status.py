@@ -59,6 +59,17 @@ def status_table(data: dict[str, Any]) -> str:
             )
         if release["error"]:
             lines.append(f"error:   {release['error']}")
+    proxy = data.get("proxy")
+    if proxy is not None:
+        if proxy["serving"]:
+            lines.append(f"proxy:   serving {proxy['url']} (HTTP {proxy['status']})")
+        else:
+            lines.append(f"proxy:   NOT SERVING {proxy['url']}: {proxy['error']}")
+    if data.get("state_disagrees"):
+        lines.append(
+            f"state:   DISAGREES with what runs: {data['state_disagrees']} "
+            "(`flowgate reconcile` rebuilds it)"
+        )
     if data["lock"]:
         lock = data["lock"]
         holder = ", ".join(f"{k}={v}" for k, v in lock.items() if v is not None and k != "gone")
