@@ -8,7 +8,6 @@ plain unix socket is read this way; a TCP, TLS or SSH `host` goes through the SD
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
@@ -18,22 +17,6 @@ from urllib.parse import quote, urlsplit
 from flowgate.errors import ReleaseFailed
 
 TIMEOUT = 5.0
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
 
 
 class ContainerView:
@@ -63,23 +46,31 @@ class EngineReader:
         return cls(parts.path or "/var/run/docker.sock")
 
     def get(self, path: str) -> Any:
-        """The decoded JSON answer; None for a 404; ReleaseFailed for other errors."""
-        connection = _UnixConnection(self.path, self.timeout)
+        """The decoded JSON answer; None for a 404; ReleaseFailed for other errors.
+
+        HTTP/1.0 without keep-alive: the engine answers with a plain body that ends when
+        it closes the connection, so no chunked decoding (and no http.client) is needed."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(self.timeout)
+            sock.connect(self.path)
+            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+            chunks = []
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
         try:
-            connection.request("GET", path)
-            answer = connection.getresponse()
-            body = answer.read()
-        finally:
-            connection.close()
-        if answer.status == 404:
+            status = int(head.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            raise ReleaseFailed(f"docker: GET {path}: not an HTTP answer") from None
+        if status == 404:
             return None
-        if answer.status >= 400:
+        if status >= 400:
             try:
                 message = json.loads(body).get("message", "")
             except (ValueError, AttributeError):
                 message = body.decode(errors="replace")
-            raise ReleaseFailed(f"docker: GET {path} failed: {message or answer.status}")
-        return json.loads(body) if body and body[:1] in b"[{" else body.decode()
+            raise ReleaseFailed(f"docker: GET {path} failed: {message or status}")
+        return json.loads(body) if body[:1] in (b"[", b"{") else body.decode()
 
     def ping(self) -> None:
         self.get("/_ping")
