@@ -101,3 +101,46 @@ def test_status_reads_the_engine_without_importing_the_sdk(
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert '"state": "created"' in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("status", "health"),
+    [
+        ("Up 3 seconds (healthy)", "healthy"),
+        ("Up About a minute (unhealthy)", "unhealthy"),
+        ("Up 1 second (health: starting)", "starting"),
+        ("Up 2 hours", None),
+        ("Exited (0) 5 seconds ago", None),
+        ("Created", None),
+    ],
+)
+def test_health_from_the_list_status(status: str, health: str | None) -> None:
+    from flowgate.backends.runtime.docker_read import health_of
+
+    assert health_of(status) == health
+
+
+def test_a_summary_reads_like_an_inspect() -> None:
+    from flowgate.backends.runtime import docker_health
+    from flowgate.backends.runtime.docker_read import ContainerView, from_summary
+
+    summary = {
+        "Id": "abc",
+        "Names": ["/books_app-blue_1"],
+        "State": "running",
+        "Status": "Up 4 seconds (healthy)",
+        "Labels": {"io.flowgate.color": "blue"},
+        "Ports": [
+            {"PrivatePort": 8080, "Type": "tcp", "IP": "127.0.0.1", "PublicPort": 32768},
+            {"PrivatePort": 9000, "Type": "tcp"},  # exposed, not published
+        ],
+    }
+    view = ContainerView(from_summary(summary))
+    instance = docker_health.to_instance(view, "8080/tcp", "127.0.0.1")  # type: ignore[arg-type]
+    assert (instance.name, instance.address, instance.state, instance.healthy) == (
+        "books_app-blue_1",
+        "127.0.0.1:32768",
+        "running",
+        True,
+    )
+    assert str(instance.color) == "blue" and instance.id == "abc"

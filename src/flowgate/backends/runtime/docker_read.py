@@ -76,11 +76,43 @@ class EngineReader:
         self.get("/_ping")
 
     def containers(self, labels: list[str]) -> list[ContainerView]:
-        """Every container (running or not) with all of `labels` (`key=value`), inspected."""
+        """Every container (running or not) with all of `labels` (`key=value`), from one
+        list request: its summaries carry what an instance needs (see `from_summary`)."""
         filters = quote(json.dumps({"label": labels}))
-        found = []
-        for summary in self.get(f"/containers/json?all=1&filters={filters}") or []:
-            attrs = self.get(f"/containers/{summary['Id']}/json")
-            if attrs is not None:  # None: removed between the listing and the inspect
-                found.append(ContainerView(attrs))
-        return found
+        summaries = self.get(f"/containers/json?all=1&filters={filters}") or []
+        return [ContainerView(from_summary(summary)) for summary in summaries]
+
+
+def health_of(status: str) -> str | None:
+    """Docker's health from a summary's Status text: "Up 3 seconds (healthy)",
+    "(unhealthy)", "(health: starting)"; None without a healthcheck."""
+    if status.endswith("(healthy)"):
+        return "healthy"
+    if status.endswith("(unhealthy)"):
+        return "unhealthy"
+    if status.endswith("(health: starting)"):
+        return "starting"
+    return None
+
+
+def from_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """The inspect-shaped attributes flowgate reads, from a `GET /containers/json` entry
+    (state, health, labels, name, published ports), so no inspect per container."""
+    state: dict[str, Any] = {"Status": summary.get("State", "")}
+    health = health_of(str(summary.get("Status", "")))
+    if health is not None:
+        state["Health"] = {"Status": health}
+    ports: dict[str, list[dict[str, str]]] = {}
+    for port in summary.get("Ports") or []:
+        if port.get("PublicPort"):
+            key = f"{port['PrivatePort']}/{port.get('Type', 'tcp')}"
+            binding = {"HostIp": port.get("IP", ""), "HostPort": str(port["PublicPort"])}
+            ports.setdefault(key, []).append(binding)
+    names = summary.get("Names") or [""]
+    return {
+        "Id": summary.get("Id", ""),
+        "Name": names[0],
+        "State": state,
+        "Config": {"Labels": summary.get("Labels") or {}},
+        "NetworkSettings": {"Ports": ports},
+    }
