@@ -41,18 +41,24 @@ class Instance:
     healthy: bool
     color: Color | None = None
     id: str = ""
+    node: str = ""  # the swarm node it runs on (its address); "" on a single engine
+    image: str = ""  # the image id the instance runs (sha256:...), "" when unknown
+    release: str = ""  # the release that started it (its io.flowgate.release label)
 
     @property
     def running(self) -> bool:
         return self.state == "running"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "address": self.address,
             "state": self.state,
             "healthy": self.healthy,
         }
+        if self.node:
+            data["node"] = self.node
+        return data
 
 
 @dataclass
@@ -126,6 +132,13 @@ class Release:
     ended: str | None = None
     previous_color: Color | None = None
     kind: str = "release"  # "release", or "rollback" for a switch back to the previous color
+    #: The public route it serves once live: {"paths": [...], "domains": [...]}.
+    route: dict[str, Any] | None = None
+    #: What brings it back when its containers are gone (engine/wayback.py): the image
+    #: ids its instances ran, the resolved service definition, the scale.
+    restore: dict[str, Any] | None = None
+    #: For a rollback: the release whose record it brought back.
+    restores: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -31,7 +31,8 @@ class DescribeError(Exception):
 def describe(context: ReleaseContext, wanted: str) -> dict[str, Any]:
     """Which color `wanted` (new, live, blue, green) names now, its running instances and
     how to reach them: the fixtures' data, as a JSON-able mapping."""
-    from flowgate.engine.steps import build_route, running
+    from flowgate.engine.calls import running
+    from flowgate.engine.steps import build_route
     from flowgate.models import Color
 
     state, target = context.state, context.target
@@ -51,7 +52,11 @@ def describe(context: ReleaseContext, wanted: str) -> dict[str, Any]:
     instances = running(context, color)
     if not instances:
         raise DescribeError(f"{context.service_name} has no running {color} instance")
-    route = build_route(context, live, new if new and running(context, new) else None)
+    # The instances this command's hooks returned (a deploy's), else the instances hook's.
+    live_running, new_running = running(context, live), running(context, new)
+    route = build_route(
+        context, live, new if new_running else None, live=live_running, preview=new_running
+    )
     url, headers = None, {}
     if color == new:
         url, headers = context.proxy.preview_url(route), context.proxy.preview_headers(route)

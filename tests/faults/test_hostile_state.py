@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.faults.conftest import cli, fake_containers, state_file
+from fault_project import cli, fake_containers, state_file
 
 
 def live_project(capsys: pytest.CaptureFixture[str]) -> None:

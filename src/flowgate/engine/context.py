@@ -43,9 +43,15 @@ class ReleaseContext:
     #: The registry's name for the target when it is not `<project>-<target>` (Docker
     #: Flow keeps the project's case in its Consul keys; containers use the Compose name).
     service_name_override: str | None = None
-    #: What the `deploy`, `scale` and `start` hooks returned in this command: those ARE
-    #: the color's instances (engine/calls.py), not something to read back from a runtime.
+    #: Each color's instances as the hooks last answered in this verb (`deploy`,
+    #: `scale`, `start`, `instances`): those ARE the color's instances (engine/calls.py).
     known_instances: dict[Color, list[Instance]] = field(default_factory=dict)
+    #: The public route's paths and domains when they are not the settings' (engine/
+    #: routing.py): a verb that must not change the public route keeps the live one's.
+    route_override: dict[str, Any] | None = None
+    #: The service definition to deploy instead of the Compose file's: a rollback that
+    #: re-creates a release from its record (engine/wayback.py).
+    service_override: ServiceSpec | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def remaining(self) -> float | None:
@@ -59,6 +65,8 @@ class ReleaseContext:
 
     @property
     def service(self) -> ServiceSpec:
+        if self.service_override is not None:
+            return self.service_override
         return self.compose.service(self.target)
 
     @property

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flowgate.engine.context import ReleaseContext
+from flowgate.engine.routing import settings_route
 from flowgate.engine.states import check_transition
 from flowgate.errors import ReleaseFailed
 from flowgate.models import Release, ReleaseState, Step, now_iso
@@ -64,6 +65,7 @@ def start_release(context: ReleaseContext, release_id: str, kind: str = "release
         images=[context.service.image or context.service.name],
         previous_color=context.state.live_color,
         kind=kind,
+        route=settings_route(context),
     )
     context.release = release
     save_release(context)

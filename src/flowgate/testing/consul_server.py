@@ -31,7 +31,9 @@ everything (a request without it gets 403 "Permission denied").
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,6 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         state = self.server.state
         state.expire_sessions()
+        if self.server.response_delay:
+            time.sleep(self.server.response_delay)  # a slow (loaded) agent, for fault tests
         try:
             self._authorize(unquote(parts.path), params)
             status, payload, index = self._route(method, unquote(parts.path), params, body)
@@ -163,8 +167,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: on a busy machine, with the serving thread
+    # starved, a sixth client's SYN is dropped and it times out connecting, although the
+    # server is alive. Consul (Go) listens with the system's maximum, like this.
+    request_queue_size = socket.SOMAXCONN
     state: ConsulState
     acl_token: str | None = None
+    response_delay: float = 0.0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its timeout, its process killed) is not a server error:
+        Consul drops such a connection silently; anything else is still printed."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class ConsulTestServer:
@@ -181,9 +199,12 @@ class ConsulTestServer:
         min_session_ttl: float = 10.0,
         node: str = "flowgate-test",
         acl_token: str | None = None,
+        response_delay: float = 0.0,
     ) -> None:
         self.state = ConsulState(node, min_session_ttl)
         self.acl_token = acl_token
+        #: Seconds every request waits before it is handled: a slow agent (fault tests).
+        self.response_delay = response_delay
         self._port = port
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
@@ -199,6 +220,7 @@ class ConsulTestServer:
         server = _Server(("127.0.0.1", self._port), _Handler)
         server.state = self.state
         server.acl_token = self.acl_token
+        server.response_delay = self.response_delay
         self._server = server
         self._stopping.clear()
         self._threads = [
@@ -239,11 +261,14 @@ class ConsulTestServer:
 
 @contextmanager
 def consul_test_server(
-    *, min_session_ttl: float = 10.0, acl_token: str | None = None
+    *, min_session_ttl: float = 10.0, acl_token: str | None = None, response_delay: float = 0.0
 ) -> Iterator[ConsulTestServer]:
     """`with consul_test_server() as consul: ...` (or `yield from` it in a pytest fixture).
-    With `acl_token`, every request without that token is refused with a 403."""
-    server = ConsulTestServer(min_session_ttl=min_session_ttl, acl_token=acl_token)
+    With `acl_token`, every request without that token is refused with a 403; with
+    `response_delay`, every request is answered that many seconds late."""
+    server = ConsulTestServer(
+        min_session_ttl=min_session_ttl, acl_token=acl_token, response_delay=response_delay
+    )
     server.start()
     try:
         yield server

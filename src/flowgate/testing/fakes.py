@@ -65,6 +65,8 @@ class FakeRuntime(Runtime):
                 healthy=r["state"] == "running",
                 color=color,
                 id=f"{key}_{r['index']}" + (f".{r['serial']}" if "serial" in r else ""),
+                image=str(r.get("image") or ""),
+                release=str(r.get("release") or ""),
             )
             for r in sorted(records, key=lambda r: r["index"])
         ]
@@ -164,6 +166,10 @@ class FakeProxy(Proxy):
             "preview": [i.address for i in route.preview],
         }
         data.setdefault("routes", {})[route.service] = served
+        data.setdefault("public", {})[route.service] = {
+            "paths": list(route.paths),
+            "domains": list(route.domains),
+        }
         data.setdefault("history", []).append({"service": route.service, **served})
         self.store.save(data)
 

@@ -69,7 +69,9 @@ class ConsulEndpoint:
             cert=cert,
         )
 
-    def client(self, timeout: float) -> Any:
+    def client(self, timeout: float | tuple[float, float]) -> Any:
+        """A py-consul client; `timeout` is seconds per request, or (connect, read) as
+        requests takes it (py-consul hands it over unchanged)."""
         import consul
 
         return consul.Consul(
