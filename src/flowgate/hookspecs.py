@@ -65,7 +65,8 @@ def deploy(context: ReleaseContext, color: Color, count: int) -> list[Instance]:
 def scale(context: ReleaseContext, color: Color, count: int) -> list[Instance]:  # type: ignore[empty-body]
     """Bring `color` to `count` healthy instances and return them. First non-None wins.
 
-    The built-in calls the runtime backend's `scale`.
+    The built-in calls the runtime backend's `scale` and registers the instances with the
+    registry.
     """
 
 

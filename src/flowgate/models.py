@@ -41,6 +41,7 @@ class Instance:
     healthy: bool
     color: Color | None = None
     id: str = ""
+    node: str = ""  # the swarm node it runs on (its address); "" on a single engine
     image: str = ""  # the image id the instance runs (sha256:...), "" when unknown
     release: str = ""  # the release that started it (its io.flowgate.release label)
 
@@ -49,12 +50,15 @@ class Instance:
         return self.state == "running"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "address": self.address,
             "state": self.state,
             "healthy": self.healthy,
         }
+        if self.node:
+            data["node"] = self.node
+        return data
 
 
 @dataclass

@@ -166,7 +166,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def die_with_parent(parent_pid: Any) -> None:
     """End this pytest and everything in its process group when flowgate ends, however
     it ends: the kernel sends SIGTERM when the parent dies (PR_SET_PDEATHSIG, which a
-    SIGKILL of the parent triggers too), and SIGTERM kills the whole group at once."""
+    SIGKILL of the parent triggers too), and SIGTERM kills the whole group at once.
+    (The kernel ties this to the parent *thread* that started pytest: the gate waits for
+    pytest in that thread, so it outlives the run.)"""
     import ctypes
 
     if not isinstance(parent_pid, int) or isinstance(parent_pid, bool):

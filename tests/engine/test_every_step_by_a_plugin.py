@@ -23,7 +23,7 @@ from flowgate.engine.recorder import new_release_id, save_state, start_release
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import target_status
 from flowgate.engine.workspace import open_context
-from flowgate.errors import GateFailed, ReleaseFailed
+from flowgate.errors import FlowgateError, GateFailed, ReleaseFailed
 from flowgate.models import Color, Instance, ReleaseState, TestResult
 from flowgate.plugins import make_plugin_manager
 
@@ -358,4 +358,29 @@ def test_recovery_after_a_crash_goes_through_the_plugin(engine: Make, elsewhere:
     mark = len(elsewhere.calls)
     assert engine().abort() is not None
     assert since(elsewhere, mark) == ["route green blue 1", "route green - 1", "remove blue"]
+    assert TOUCHED == []
+
+
+@pytest.mark.parametrize("hook", ["pick_color", "deploy", "instances", "reconfigure_proxy"])
+def test_a_step_nobody_answers_fails_loudly(engine: Make, tmp_path: Path, hook: str) -> None:
+    """Without the built-in steps, a hook the plugin does not answer is an error naming it,
+    never a step silently skipped."""
+    engine().deploy()
+    engine().promote()  # blue live: the next deploy asks for its instances
+
+    class Silent(Elsewhere):
+        pass
+
+    setattr(Silent, hook, hookimpl(tryfirst=True)(lambda self: None))
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.unregister(name="flowgate.engine.steps")
+    pm.register(Backends())
+    pm.register(Silent())
+    subject = Engine(open_context(tmp_path, {}, env={}, pm=pm))
+    with pytest.raises(FlowgateError, match=f"^no plugin answered the {hook} hook$"):
+        subject.deploy()
+    latest = subject.ctx.registry.releases("far-app")[0]
+    # `instances` is asked first, by the evidence check, before a release starts
+    assert latest.outcome == ("succeeded" if hook == "instances" else "failed")
+    assert subject.ctx.registry.load_state("far-app").live_color is Color.BLUE
     assert TOUCHED == []

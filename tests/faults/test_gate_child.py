@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.faults.conftest import cli
+from fault_project import cli
 
 SUITE = """
 import os, pathlib, subprocess, sys, time

@@ -5,6 +5,7 @@ Each instance answers its own name, so every assertion reads what nginx really r
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -108,6 +109,11 @@ def test_apply_starts_nginx_and_serves_live_and_preview(
     assert {"nginx.conf", "nginx.pid", "error.log", "routes.json"} <= {
         p.name for p in files.root.iterdir()
     }
+    # Owner-only, like all of .flowgate/: the folders 0700, what flowgate writes 0600.
+    for folder in (files.root.parent, files.root, files.root / "tmp" / "proxy"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    for name in ("nginx.conf", "routes.json", "error.log", "lock"):
+        assert (files.root / name).stat().st_mode & 0o777 == 0o600, name
 
 
 def test_a_switch_is_a_confirmed_reload_with_new_workers(
@@ -255,3 +261,16 @@ def test_check_refuses_a_missing_binary_and_a_bad_bind(tmp_path: Path) -> None:
         make_proxy(tmp_path, proxy_bind="localhost").check()
     make_proxy(tmp_path).check()
     assert master_pid(NginxFiles.for_project(tmp_path)) is None  # check starts nothing
+
+
+def test_a_stale_pid_file_is_not_taken_for_a_running_nginx(
+    proxy: NginxProxy, instances: dict[str, Instance]
+) -> None:
+    """A pid file left by a killed nginx may name any process later: this test's own."""
+    files = NginxFiles.for_project(proxy.settings.project_dir)
+    files.ensure()
+    files.pid.write_text(f"{os.getpid()}\n")
+    assert master_pid(files) is None
+    proxy.apply(route([instances["blue1"]]))  # started, not "reloaded"
+    assert master_pid(files) not in (None, os.getpid())
+    assert get(proxy.public_url(route([])) or "") == (200, "blue1")

@@ -82,6 +82,13 @@ class Runtime(Backend):
     def ensure_side_target(self, project: str, service: ServiceSpec, pull: bool) -> None:
         """Start a side target once if it is not running; never color, scale or stop it."""
 
+    def nodes(self, project: str, target: str) -> list[dict[str, Any]]:
+        """The cluster's nodes as `status` reports them (a runtime spanning machines):
+        each with `node` (its address), `state` (ready, down, ...), `availability`, and
+        `lost`: the target's instances whose task was on it while it is down. A single
+        engine has none: []."""
+        return []
+
 
 @dataclass(frozen=True)
 class Route:

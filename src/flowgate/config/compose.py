@@ -79,6 +79,9 @@ class ServiceSpec:
     volumes: list[str] = field(default_factory=list)
     replicas: int | None = None
     placement: list[str] = field(default_factory=list)
+    #: The whole Compose `deploy` mapping as written (interpolated): the swarm runtime
+    #: honours or refuses each key (flowgate.backends.runtime.swarm_deploy).
+    deploy: dict[str, Any] = field(default_factory=dict)
 
     @property
     def main_port(self) -> str | None:
@@ -291,4 +294,5 @@ def _service(name: str, body: dict[str, Any], base: Path, where: str) -> Service
         volumes=[str(v) for v in _list(body.get("volumes"), where, "volumes")],
         replicas=replicas,
         placement=[str(c) for c in _names((deploy.get("placement") or {}).get("constraints"))],
+        deploy=dict(deploy) if isinstance(deploy, dict) else {},
     )

@@ -55,7 +55,7 @@ def hook_step(context: ReleaseContext, name: str, cleanup: bool = False, **kwarg
 
 
 def instances(context: ReleaseContext, color: Color, fresh: bool = False) -> list[Instance]:
-    """`color`'s instances: those a hook returned in this command, else (or when `fresh`)
+    """`color`'s instances: those a hook returned in this verb, else (or when `fresh`)
     the `instances` hook's answer, which is kept too: the proxy step that follows a fresh
     look (promote's health check) serves exactly what was seen, without asking again."""
     if not fresh and color in context.known_instances:

@@ -14,14 +14,15 @@ from flowgate.engine.recorder import finish, transition
 from flowgate.engine.routing import pin_live_route
 from flowgate.engine.verbs.recover import recover
 from flowgate.errors import FlowgateError, Interrupted
-from flowgate.models import ReleaseState
+from flowgate.models import Release, ReleaseState
 
 
 @contextmanager
 def operation(
     context: ReleaseContext, timeout: float | None = None, release_id: str | None = None
-) -> Iterator[None]:
+) -> Iterator[Release | None]:
     """Hold the lock, recover from a dead predecessor, and record how the verb ended.
+    Yields the release it recovered, if any.
 
     The lock's holder names the release the verb works on: the one it is about to start
     (`release_id`), else the current one."""
@@ -32,10 +33,10 @@ def operation(
         context.state = context.registry.load_state(context.service_name)
         context.known_instances.clear()  # facts are re-asked for by each verb
         check_evidence(context)
-        recover(context)
+        recovered = recover(context)
         pin_live_route(context)
         try:
-            yield
+            yield recovered
         except KeyboardInterrupt:
             release = context.release
             if release is not None and release.state is ReleaseState.RUNNING:

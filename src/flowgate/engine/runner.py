@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from flowgate.config.scale import ScaleSpec
 from flowgate.engine.context import ReleaseContext
-from flowgate.engine.verbs import abort, deploy, promote, release, rollback, scale, stop_old, test
+from flowgate.engine.verbs import (
+    abort,
+    deploy,
+    promote,
+    recover,
+    release,
+    rollback,
+    scale,
+    stop_old,
+    test,
+)
 from flowgate.engine.verbs.test import gate_message
 from flowgate.models import Color, Instance, Release, TestResult
 
@@ -55,3 +65,8 @@ class Engine:
 
     def stop_old(self) -> Color | None:
         return stop_old.stop_old(self.ctx)
+
+    def recover(self) -> Release | None:
+        """Only what every verb does first: recover a release a dead process left running
+        (engine/states.py). Returns that release, or None when nothing needed it."""
+        return recover.recover_only(self.ctx)

@@ -102,7 +102,7 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
         # Its process died (kill -9): the release is not running, and the next verb
         # takes the lock over instead of waiting for it to expire.
         lock = {**lock, "gone": True}
-    return {
+    data: dict[str, Any] = {
         "project": context.project,
         "target": context.target,
         "service": context.service_name,
@@ -116,6 +116,10 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
         "state_disagrees": disagreement(context, found),
         "proxy": proxy_check(context),
     }
+    nodes = context.runtime.nodes(context.project, context.target)
+    if nodes:  # a runtime spanning machines (swarm): which node is down, what it held
+        data["nodes"] = nodes
+    return data
 
 
 def history(context: ReleaseContext, limit: int | None = None) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ server can be installed on the build machines).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,3 +203,25 @@ def test_the_newest_releases_are_read_without_the_older_ones(
     assert next(registry.iter_releases(SERVICE)).id == ids[-1]
     with pytest.raises(ConfigError, match=r"not JSON; the registry.s record is damaged"):
         registry.releases(SERVICE)  # everything: the damaged one too
+
+
+def test_the_recent_index_serves_the_newest_and_the_listing_the_rest(
+    registry: ConsulRegistry, raw: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """History written before the index existed is listed once to build it; past the
+    index's RECENT ids a reader goes on from a `?keys` listing, still newest first."""
+    from flowgate.backends.registry import consul_history
+
+    monkeypatch.setattr(consul_history, "RECENT", 3)
+    ids = [f"2026010{day}T000000-000{day}" for day in range(1, 8)]
+    for rid in ids[:2]:  # written by an older flowgate: records, no index
+        raw.kv.put(
+            f"flowgate/{SERVICE}/releases/{rid}", json.dumps(Release(rid, SERVICE, "app").to_dict())
+        )
+    assert [r.id for r in registry.iter_releases(SERVICE)] == ids[1::-1]
+    for rid in ids[2:]:
+        registry.save_release(Release(id=rid, service=SERVICE, target="app"))
+    _, entry = raw.kv.get(f"flowgate/{SERVICE}/recent")
+    assert json.loads(entry["Value"]) == {"ids": ids[:3:-1], "older": True}
+    assert [r.id for r in registry.iter_releases(SERVICE)] == ids[::-1]
+    assert [r.id for r in registry.releases(SERVICE, limit=2)] == ids[:4:-1]

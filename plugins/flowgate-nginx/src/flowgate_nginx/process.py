@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowgate import BackendUnreachable, ReleaseFailed
+from flowgate import BackendUnreachable, ReleaseFailed, private_dir
 
 START_TIMEOUT = 10.0
 RELOAD_TIMEOUT = 10.0
@@ -63,8 +63,11 @@ class NginxFiles:
         return self.root / "lock"
 
     def ensure(self) -> None:
+        """The folders, owner-only like all of `.flowgate/` (nginx's workers run as the
+        same user), and an owner-only error log for nginx to append to."""
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.root / "tmp" / kind).mkdir(parents=True, exist_ok=True)
+            private_dir(self.root / "tmp" / kind)
+        os.close(os.open(self.error_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
 
 
 def nginx_binary(name: str) -> str:
@@ -95,12 +98,15 @@ def check_config(binary: str, files: NginxFiles, config: Path) -> None:
 
 
 def master_pid(files: NginxFiles) -> int | None:
-    """The running master's pid, or None (no pid file, or a stale one)."""
+    """The running master's pid, or None (no pid file, or a stale one: that pid is gone,
+    or now another program, or an nginx serving another config)."""
     try:
         pid = int(files.pid.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _title(pid).startswith("nginx: master process") else None
+    title = _title(pid)
+    ours = title.startswith("nginx: master process") and str(files.config) in title
+    return pid if ours else None
 
 
 def _title(pid: int) -> str:

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
+from flowgate.backends.registry import consul_history
 from flowgate.backends.registry.consul_client import ConsulEndpoint, consul_errors, env_from_os
 from flowgate.backends.registry.consul_lock import SessionLock
-from flowgate.backends.registry.history import newest_first
 from flowgate.errors import BackendUnreachable, ConfigError, ConflictError
 from flowgate.models import Color, Instance, Release, TargetState
 
@@ -55,6 +55,7 @@ class ConsulRegistry(Registry):
         super().__init__(settings)
         self.endpoint = ConsulEndpoint.resolve(settings.get("consul_address"), env_from_os())
         self._client: Any = None
+        self._indexed: set[tuple[str, str]] = set()  # release ids this process indexed
 
     @property
     def consul(self) -> Any:
@@ -136,23 +137,35 @@ class ConsulRegistry(Registry):
 
     def save_release(self, release: Release) -> None:
         self._put(f"flowgate/{release.service}/releases/{release.id}", _dump(release.to_dict()))
+        if (release.service, release.id) not in self._indexed:
+            consul_history.remember(self, release.service, release.id)
+            self._indexed.add((release.service, release.id))
 
     def releases(self, service: str, limit: int | None = None) -> list[Release]:
         if limit is None:  # everything: one recursive read beats a request per record
             prefix = f"flowgate/{service}/releases/"
             with self._errors(f"reading {prefix}"):
                 _, entries = self.consul.kv.get(prefix, recurse=True)
-            found = [Release.from_dict(self._json(e, e["Key"])) for e in entries or ()]
+            found = []
+            for entry in entries or ():
+                try:
+                    found.append(Release.from_dict(self._json(entry, entry["Key"])))
+                except (ValueError, TypeError) as err:
+                    raise _damaged(entry["Key"], str(err)) from None
             return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
         return list(itertools.islice(self.iter_releases(service), limit))
 
     def iter_releases(self, service: str) -> Iterator[Release]:
-        """The keys only (`?keys`), then each record as the caller reaches it."""
+        """The newest from the service's small index key, then, only if the caller goes
+        past them, the older ones from a `?keys` listing (see consul_history)."""
+        prefix = f"flowgate/{service}/releases/"
+        return consul_history.iter_recent(self, service, lambda rid: self._release(prefix + rid))
+
+    def _list_ids(self, service: str) -> list[str]:
         prefix = f"flowgate/{service}/releases/"
         with self._errors(f"listing {prefix}"):
             _, keys = self.consul.kv.get(prefix, keys=True, separator="/")
-        ids = [key[len(prefix) :] for key in keys or () if not key.endswith("/")]
-        yield from newest_first(ids, lambda release_id: self._release(prefix + release_id))
+        return [key[len(prefix) :] for key in keys or () if not key.endswith("/")]
 
     def release(self, service: str, release_id: str) -> Release | None:
         return self._release(f"flowgate/{service}/releases/{release_id}")

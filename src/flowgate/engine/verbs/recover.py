@@ -1,5 +1,6 @@
 """recover: what every verb does first, under the lock, when the current release was
-left running by a process that is gone. The actions per state are engine/states.py's.
+left running by a process that is gone; also a verb of its own (`Engine.recover`). The
+actions per state are engine/states.py's.
 
 The recovery's own steps are recorded on the interrupted release (after the step it died
 in, which stays its `step`), so they show in progress and in its step history."""
@@ -65,3 +66,11 @@ def recover(context: ReleaseContext) -> Release | None:
         save_release(context)
         context.release = verbs_release
     return last
+
+
+def recover_only(context: ReleaseContext) -> Release | None:
+    """Take the lock, recover if the current release calls for it, and do nothing else."""
+    from flowgate.engine.operation import operation  # operation runs recover() itself
+
+    with operation(context) as recovered:
+        return recovered
