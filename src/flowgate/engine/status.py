@@ -115,7 +115,7 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
         "state_disagrees": disagreement(context, found),
         "proxy": proxy_check(context),
     }
-    nodes = context.runtime.nodes(context.project, context.target)
+    nodes = context.pm.hook.nodes(context=context) or []
     if nodes:  # a runtime spanning machines (swarm): which node is down, what it held
         data["nodes"] = nodes
     return data
