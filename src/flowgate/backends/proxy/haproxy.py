@@ -1,5 +1,6 @@
 """The `haproxy` proxy backend: flowgate renders HAProxy's config and drives HAProxy itself.
 
+<<<<<<< HEAD
 One HAProxy per host and `proxy_port` serves every project that names that port: its files
 (config, sockets, the routes table saying which service owns which paths and domains) are
 in `<haproxy_dir>/<proxy_port>/`, changed under a lock (haproxy_table). Each service
@@ -9,6 +10,14 @@ old ones leave), so no reload and no lost request; anything structural is valida
 `haproxy -c`, its new listeners checked free, then reloaded and confirmed. HAProxy runs as
 a local process, or as a container when `proxy_docker_host` is set (two small classes with
 the same methods). The last service to leave stops it.
+=======
+One HAProxy per project serves every target of the project (routes.json keeps them all).
+A color switch or a scale change that fits the backend's server slots goes through the
+Runtime API in one batch of commands (the new servers, which flowgate has seen healthy,
+in service at once, then the old ones out; HAProxy's checks stay on), so no reload and no
+lost request; anything structural is validated with `haproxy -c`, then reloaded and confirmed.
+HAProxy runs as a local process, or as a container when `proxy_docker_host` is set.
+>>>>>>> main
 """
 
 from __future__ import annotations
