@@ -91,7 +91,9 @@ def test_bad_flag_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_unknown_file_key_is_an_error(tmp_path: Path) -> None:
     write(tmp_path / "flowgate.yml", "target: app\nscael: 2\n")
-    with pytest.raises(ConfigError, match=r"^flowgate.yml: scael: unknown key$"):
+    with pytest.raises(
+        ConfigError, match=r"^flowgate.yml: scael: unknown key; did you mean 'scale'\?$"
+    ):
         load_settings(tmp_path, {}, {})
 
 

@@ -8,7 +8,7 @@ use the FLOWGATE_ prefix.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,3 +60,12 @@ def __getattr__(name: str) -> Any:
 
         return CORE_KEYS
     raise AttributeError(name)
+
+
+def unknown_key(name: str, known: Iterable[str]) -> str:
+    """The message for a key nobody declares, with the closest known one when there is
+    one (`did you mean 'service_path'?`)."""
+    from difflib import get_close_matches
+
+    close = get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f"unknown key; did you mean {close[0]!r}?" if close else "unknown key"

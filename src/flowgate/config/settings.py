@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from flowgate.config import values as v
-from flowgate.config.keys import Key
+from flowgate.config.keys import Key, unknown_key
 from flowgate.errors import ConfigError, UsageError
 
 CONFIG_FILES = ("flowgate.yml", "docker-flow.yml")
@@ -234,7 +234,7 @@ def load_settings(
     for path in present:
         for name, raw in read_yaml_mapping(path).items():
             if name not in keys:
-                raise ConfigError("unknown key", source=path.name, key=str(name))
+                raise ConfigError(unknown_key(str(name), keys), source=path.name, key=str(name))
             if raw is not None:
                 values[name] = _parse(keys[name], raw, path.name)
                 sources[name] = path.name
