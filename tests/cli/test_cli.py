@@ -121,7 +121,7 @@ def test_nothing_to_roll_back_is_always_a_usage_error(
 ) -> None:
     assert run(capsys, "rollback", "-q")[:3:2] == (
         2,
-        "flowgate: error: nothing to roll back: nothing is live yet\n",
+        "flowgate: error: nothing to roll back: nothing is live yet (`flowgate release` first)\n",
     )
     run(capsys, "deploy", "-q")
     run(capsys, "promote", "-q")

@@ -36,7 +36,7 @@ def rollback(
     with operation(context, timeout, release_id):
         live = context.state.live_color
         if live is None:
-            raise UsageError("nothing to roll back: nothing is live yet")
+            raise UsageError("nothing to roll back: nothing is live yet (`flowgate release` first)")
         other = live.other
         if context.state.new_color == other:
             raise UsageError(
@@ -58,7 +58,8 @@ def rollback(
                 raise UsageError(
                     f"cannot roll back to {target.id}: {other} no longer holds it and its "
                     "record has nothing to re-create it from (recorded before flowgate kept "
-                    "image ids)"
+                    "image ids); what works: `flowgate rollback --to RELEASE` with a newer "
+                    "release from `flowgate history`, or `flowgate release` of that image"
                 )
             context.service_override = restored_service(target.restore)
         release = start_release(context, release_id, kind="rollback")
