@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,12 +43,17 @@ from flowgate.backends.proxy.haproxy_config import (
     preview_map_text,
     render,
 )
-from flowgate.backends.proxy.haproxy_container import HAProxyContainer
+from flowgate.backends.proxy.haproxy_container import HAProxyContainer, stop_haproxy
 from flowgate.backends.proxy.haproxy_control import HAProxyFiles
 from flowgate.backends.proxy.haproxy_keys import KEYS, listen_address
 from flowgate.backends.proxy.haproxy_ports import check_free
 from flowgate.backends.proxy.haproxy_process import HAProxyProcess
-from flowgate.backends.proxy.haproxy_table import ProxySettings, Table
+from flowgate.backends.proxy.haproxy_table import (
+    ProxySettings,
+    Table,
+    preview_token,
+    write_private,
+)
 from flowgate.errors import FlowgateError, ReleaseFailed
 from flowgate.models import Instance
 
@@ -125,7 +129,7 @@ class HAProxyProxy(Proxy):
                 preview_plan.final,
                 project=self._project(),
                 owner=self.owner,
-                token=_token(before, preview_plan, wanted.preview_header),
+                token=preview_token(before, preview_plan, wanted.preview_header),
             )
             current.check_join(entry, wanted)
             after = Table(wanted, {**current.services, route.service: entry})
@@ -315,13 +319,13 @@ class HAProxyProxy(Proxy):
 
     def _write_map(self, after: Table) -> None:
         if after.proxy is not None and after.proxy.preview_header:
-            _write_private(self.files.preview_map, preview_map_text(after.services))
+            write_private(self.files.preview_map, preview_map_text(after.services))
         else:
             self.files.preview_map.unlink(missing_ok=True)
 
     def _candidate(self, text: str, runner: Runner, validate: bool = True) -> Path:
         candidate = self.files.root / "haproxy.cfg.new"
-        _write_private(candidate, text)
+        write_private(candidate, text)
         if validate:
             try:
                 runner.validate(candidate)
@@ -329,32 +333,6 @@ class HAProxyProxy(Proxy):
                 candidate.unlink(missing_ok=True)
                 raise
         return candidate
-
-
-def _write_private(path: Path, text: str) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-
-
-def _token(before: ServiceEntry | None, preview: SlotPlan, header: bool) -> str | None:
-    """A fresh secret for every new preview (new servers in the preview backend); kept while
-    the same preview stays; none without a preview or with header preview off."""
-    if not header or not any(preview.final):
-        return None
-    if before is not None and before.token and not preview.added:
-        return before.token
-    return secrets.token_urlsafe(24)
-
-
-def stop_haproxy(root: Path, timeout: float = 10.0) -> bool:
-    """Stop the shared HAProxy whose files are in `root` (`<haproxy_dir>/<port>`), process
-    or container; True when one was running. `flowgate down` and tests' clean-up use it."""
-    from flowgate.backends.proxy.haproxy_container import stop_container
-
-    files = HAProxyFiles(Path(root))
-    stopped = HAProxyProcess(files).stop(timeout)
-    return stop_container(files, timeout) or stopped
 
 
 @hookimpl

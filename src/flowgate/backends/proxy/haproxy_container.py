@@ -268,6 +268,14 @@ def stop_container(files: HAProxyFiles, timeout: float = 10.0) -> bool:
     return running
 
 
+def stop_haproxy(root: Path, timeout: float = 10.0) -> bool:
+    """Stop the shared HAProxy whose files are in `root` (`<haproxy_dir>/<port>`), process
+    or container; True when one was running. `flowgate down` and tests' clean-up use it."""
+    files = HAProxyFiles(Path(root))
+    stopped = HAProxyProcess(files).stop(timeout)
+    return stop_container(files, timeout) or stopped
+
+
 @contextlib.contextmanager
 def _connect(docker_host: str) -> Iterator[DockerClient]:
     unreachable = f"haproxy: cannot reach the proxy's Docker host {docker_host}"

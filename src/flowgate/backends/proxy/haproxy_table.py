@@ -14,12 +14,14 @@ import dataclasses
 import fcntl
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
-from flowgate.backends.proxy.haproxy_config import ServiceEntry
+from flowgate.backends.proxy.haproxy_config import ServiceEntry, SlotPlan
 from flowgate.backends.proxy.haproxy_control import HAProxyFiles
 from flowgate.errors import ConfigError, ReleaseFailed
 
@@ -146,3 +148,20 @@ def locked(files: HAProxyFiles) -> Iterator[Table]:
     with os.fdopen(descriptor, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield load(files)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Owner-only from the start (the config and the preview map hold secrets)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def preview_token(before: ServiceEntry | None, preview: SlotPlan, header: bool) -> str | None:
+    """A fresh secret for every new preview (new servers in the preview backend); kept while
+    the same preview stays; none without a preview or with header preview off."""
+    if not header or not any(preview.final):
+        return None
+    if before is not None and before.token and not preview.added:
+        return before.token
+    return secrets.token_urlsafe(24)
