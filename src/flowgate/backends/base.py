@@ -192,6 +192,14 @@ class Registry(Backend):
     def deregister_instances(self, service: str, color: Color) -> None:
         """Withdraw a color's instances from service discovery."""
 
+    def docker_flow_keys(self, service: str) -> dict[str, str]:
+        """Docker Flow's keys of the service (`color`, `scale`), where Docker Flow kept
+        them (Consul's `docker-flow/<service>/`); {} for a registry Docker Flow never had."""
+        return {}
+
+    def put_docker_flow_key(self, service: str, key: str, value: str) -> None:
+        """Write one of Docker Flow's keys; a registry Docker Flow never had ignores it."""
+
     @contextmanager
     def locked(self, service: str, holder: dict[str, Any], ttl: float) -> Iterator[LockHandle]:
         lock = self.acquire_lock(service, holder, ttl)
