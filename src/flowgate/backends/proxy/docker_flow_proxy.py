@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
-from flowgate.backends.proxy.haproxy_config import check_domain, check_path, check_service_name
+from flowgate.backends.proxy import dfp_templates
+from flowgate.backends.proxy.haproxy_config import check_domain, check_path
 from flowgate.backends.runtime.docker_engine import docker_reason
 from flowgate.config.keys import Key, parse_bool, parse_port, parse_str
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
@@ -38,6 +39,9 @@ API = "/v1/docker-flow-proxy"
 TIMEOUT = (3.0, 10.0)  # connect, read: an unreachable proxy must fail fast
 START_TIMEOUT = 30.0  # seconds a freshly started proxy container gets to answer
 _ERRNO = re.compile(r"\[Errno -?\d+\][^'\")]*")
+#: Docker Flow Proxy takes service names with capitals (Docker Flow kept the project's case).
+_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_HOST = re.compile(r"^(?:(?P<scheme>https?)://)?(?P<host>[^/:\s]+)(?::(?P<port>\d+))?/?$", re.I)
 
 
 def _optional_str(value: Any) -> str | None:
@@ -63,14 +67,18 @@ class DockerFlowProxy(Proxy):
                 "or FLOW_PROXY_HOST)",
                 key="proxy_host",
             )
-        if "/" in str(host):
-            raise ConfigError(f"expected a host name, got {host!r}", key="proxy_host")
-        self.host = str(host)
-        self.reconf_port = int(settings.get("proxy_reconf_port") or 8080)
+        # Like Docker Flow: a scheme is optional (http:// is added), and so is a port.
+        found = _HOST.match(str(host))
+        if not found:
+            raise ConfigError(f"expected [http[s]://]host[:port], got {host!r}", key="proxy_host")
+        self.scheme = (found.group("scheme") or "http").lower()
+        self.host = found.group("host")
+        port = found.group("port") or settings.get("proxy_reconf_port") or 8080
+        self.reconf_port = int(port)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.reconf_port}"
+        return f"{self.scheme}://{self.host}:{self.reconf_port}"
 
     # -- Proxy interface ----------------------------------------------------------------
 
@@ -88,10 +96,36 @@ class DockerFlowProxy(Proxy):
         if params is None:
             log.debug("%s has no live color yet: nothing to tell the proxy", route.service)
             return
+        templates = dfp_templates.template_paths(self.settings)
+        if templates is not None and route.live_color is not None:
+            files = dfp_templates.rendered(templates, route.service, str(route.live_color))
+            self._copy_templates(files)
+            params = dfp_templates.template_params(route.service)
         self._call("reconfigure", params, route.service)
 
     def remove(self, service: str) -> None:
         self._call("remove", {"serviceName": check_service_name(service)}, service)
+
+    def _copy_templates(self, files: dict[str, str]) -> None:
+        """Docker Flow copied the snippets into the proxy's container: it needs its host."""
+        if not self.settings.get("proxy_docker_host"):
+            raise ConfigError(
+                "Consul Template paths need the proxy's Docker host, to copy the snippets "
+                "into its container (--proxy-docker-host, FLOW_PROXY_DOCKER_HOST)",
+                key="proxy_docker_host",
+            )
+        import docker.errors
+
+        client = self._docker_client()
+        name = str(self.settings.get("proxy_container") or "docker-flow-proxy")
+        try:
+            dfp_templates.copy_into(client.containers.get(name), files)
+        except docker.errors.DockerException as err:
+            raise ReleaseFailed(
+                f"cannot copy the templates into {name}: {docker_reason(err)}"
+            ) from err
+        finally:
+            client.close()
 
     def public_url(self, route: Route) -> str | None:
         port = int(self.settings.get("proxy_port") or 80)
@@ -175,9 +209,8 @@ class DockerFlowProxy(Proxy):
         import requests
 
         name = str(self.settings.get("proxy_container") or "docker-flow-proxy")
-        environment = {**os.environ, "DOCKER_HOST": str(docker_host)}  # keeps the TLS vars
         try:
-            client = docker.from_env(timeout=30, environment=environment)
+            client = self._docker_client()
         except docker.errors.DockerException as err:
             # The SDK asks the engine for its API version here: failing that is unreachable.
             if isinstance(err.__cause__, requests.RequestException):
@@ -204,6 +237,16 @@ class DockerFlowProxy(Proxy):
         log.info("started %s on %s", name, docker_host)
         return True
 
+    def _docker_client(self) -> DockerClient:
+        """The proxy's Docker host; its TLS material from proxy_docker_cert_path, else
+        Docker's own DOCKER_CERT_PATH / DOCKER_TLS_VERIFY."""
+        import docker
+
+        environment = {**os.environ, "DOCKER_HOST": str(self.settings.get("proxy_docker_host"))}
+        if self.settings.get("proxy_docker_cert_path"):
+            environment["DOCKER_CERT_PATH"] = str(self.settings.get("proxy_docker_cert_path"))
+        return docker.from_env(timeout=30, environment=environment)
+
     def _run(self, client: DockerClient, name: str) -> Container:
         environment = {}
         if self.settings.get("consul_address"):
@@ -217,6 +260,16 @@ class DockerFlowProxy(Proxy):
         return client.containers.run(
             image, name=name, detach=True, ports=ports, environment=environment
         )
+
+
+def check_service_name(service: str) -> str:
+    if not _SERVICE.fullmatch(service):
+        raise ConfigError(
+            f"service name {service!r} must be letters, digits, '_', '.' or '-' "
+            "(at most 64), starting with a letter or digit",
+            key="project",
+        )
+    return service
 
 
 def _find(client: DockerClient, name: str) -> Container | None:
