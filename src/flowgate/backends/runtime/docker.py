@@ -219,7 +219,8 @@ class DockerRuntime(EngineConnection, Runtime):
 
     def deploy(self, spec: DeploySpec) -> list[Instance]:
         with self._errors(f"deploying {spec.target}-{spec.color}"):
-            ensure_image(self.client, spec.project, spec.service, pull=False)
+            pull = bool(self.settings.get("pull"))  # `flow`, like Docker Flow's deploy
+            ensure_image(self.client, spec.project, spec.service, pull=pull)
             self._remove_all(self._color(spec.project, spec.target, spec.color))
             self._start_indexes(spec, list(range(1, spec.count + 1)))
         return self.instances(spec.project, spec.target, spec.color)

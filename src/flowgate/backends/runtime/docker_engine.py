@@ -55,6 +55,8 @@ class EngineConnection:
         try:
             # from_env keeps DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for a configured host too.
             environment = {**os.environ, "DOCKER_HOST": self.url}
+            if self.settings.get("cert_path"):  # Docker Flow's --cert-path / FLOW_CERT_PATH
+                environment["DOCKER_CERT_PATH"] = str(self.settings.get("cert_path"))
             return docker.from_env(timeout=timeout, environment=environment)
         except docker.errors.DockerException as err:
             raise self._unreachable(err) from err
