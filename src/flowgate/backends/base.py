@@ -48,6 +48,22 @@ class DeploySpec:
 
 class Runtime(Backend):
     kind = "runtime"
+    #: Compose keys of `config.compose.RUNTIME_KEYS` this runtime honours.
+    supported_service_options: ClassVar[frozenset[str]] = frozenset()
+
+    def check_service(self, service: ServiceSpec) -> None:
+        """Refuse, naming it, a Compose key that changes how a container runs and that
+        this runtime cannot honour: dropping it would run something else than asked."""
+        from flowgate.errors import ConfigError
+
+        refused = sorted(set(service.options) - self.supported_service_options)
+        if refused:
+            raise ConfigError(
+                f"not supported by the {self.name} runtime: {', '.join(refused)} "
+                "(remove it, or use a runtime that honours it)",
+                source=f"services.{service.name}",
+                key=refused[0],
+            )
 
     @abstractmethod
     def instances(self, project: str, target: str, color: Color) -> list[Instance]:

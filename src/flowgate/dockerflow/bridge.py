@@ -92,6 +92,8 @@ def settings_flags(
         flags[name] = value
     flags["project"] = compose_project(str(options.project))
     flags["pull"] = True  # Docker Flow's deploy pulled the target's image first
+    if not options.blue_green and "color_names" not in in_flowgate_file:
+        flags["color_names"] = False  # the target under its own name, as Compose names it
     explicit = in_flowgate_file | {
         kind for kind in ("registry", "proxy") if env.get(f"FLOWGATE_{kind.upper()}", "")
     }

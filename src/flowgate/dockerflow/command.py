@@ -55,7 +55,7 @@ def open_flow_context(
     context = open_context(folder, flags, settings_env(env), pm)
     service = service_name(options)
     if service != context.service_name:
-        context.service_override = service
+        context.service_name_override = service
         context.state = context.registry.load_state(service)
     return context
 

@@ -39,6 +39,13 @@ DOCKER_FLOW_KEYS = (
     ),
     Key("test_compose_path", parse_str, None, "FLOW_TEST_COMPOSE_PATH", "accepted, no effect"),
     Key("pull", parse_bool, False, None, "pull the target's image before each deploy"),
+    Key(
+        "color_names",
+        parse_bool,
+        True,
+        None,
+        "docker: the color in container names (`flow` without blue-green: Compose's names)",
+    ),
 )
 
 

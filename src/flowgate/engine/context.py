@@ -50,7 +50,7 @@ class ReleaseContext:
     extra: dict[str, Any] = field(default_factory=dict)
     #: The registry's name for the service when it is not `<project>-<target>`: Docker
     #: Flow's, whose project keeps its case while Docker objects use Compose's name.
-    service_override: str | None = None
+    service_name_override: str | None = None
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
@@ -67,7 +67,7 @@ class ReleaseContext:
 
     @property
     def service_name(self) -> str:
-        return self.service_override or f"{self.project}-{self.target}"
+        return self.service_name_override or f"{self.project}-{self.target}"
 
     @property
     def project_dir(self) -> Path:

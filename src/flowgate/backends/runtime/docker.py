@@ -17,6 +17,7 @@ from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Runtime
 from flowgate.backends.runtime import docker_health as health
 from flowgate.backends.runtime.docker_engine import STOP_TIMEOUT, EngineConnection, parallel
+from flowgate.backends.runtime.docker_options import SUPPORTED
 from flowgate.backends.runtime.docker_setup import (
     container_options,
     ensure_image,
@@ -39,6 +40,7 @@ class DockerRuntime(EngineConnection, Runtime):
 
     name = "docker"
     config_keys: ClassVar[tuple[Key, ...]] = (STOP_TIMEOUT,)
+    supported_service_options = frozenset(SUPPORTED)
 
     _use_init: bool | None = None
     _init_binary: str = "docker-init"
@@ -135,7 +137,7 @@ class DockerRuntime(EngineConnection, Runtime):
             image,
             name=name,
             labels={**service.labels, **labels},
-            init=self._supports_init() or None,
+            init=options.pop("init", self._supports_init() or None),
             network=networks[0],
             networking_config={networks[0]: endpoint},
             **options,
@@ -189,10 +191,11 @@ class DockerRuntime(EngineConnection, Runtime):
             f"{LABEL}port": spec.service.main_port or "",
         }
 
+        names = self._names(spec, indexes)
+
         def run(index: int) -> Container:
-            name = f"{spec.project}_{spec.target}-{spec.color}_{index}"
             labels = {**base, f"{LABEL}index": str(index)}
-            return self._run(name, image, spec.service, labels, networks)
+            return self._run(names[index], image, spec.service, labels, networks)
 
         try:
             started = parallel(run, indexes)
@@ -206,6 +209,28 @@ class DockerRuntime(EngineConnection, Runtime):
             )
             raise
         return started
+
+    def _names(self, spec: DeploySpec, indexes: list[int]) -> dict[int, str]:
+        """`<project>_<target>-<color>_<n>`; with `color_names: false` (Docker Flow without
+        blue-green) Compose's `<project>_<target>_<n>`, numbered past every instance of
+        the target still there, so the new ones start beside the old ones."""
+        if self.settings.get("color_names", True):
+            return {i: f"{spec.project}_{spec.target}-{spec.color}_{i}" for i in indexes}
+        prefix = f"{spec.project}_{spec.target}_"
+        taken = {c.name for c in self._find({"project": spec.project, "target": spec.target})} | {
+            c.name for c in self._compose_named(prefix)
+        }
+        free = (n for n in range(1, len(taken) + len(indexes) + 2) if f"{prefix}{n}" not in taken)
+        return {i: f"{prefix}{next(free)}" for i in indexes}
+
+    def _compose_named(self, prefix: str) -> list[Container]:
+        """Containers named like Compose's instances of the target (docker-compose made
+        them for Docker Flow): their names are taken too."""
+        return [
+            c
+            for c in self.client.containers.list(all=True, filters={"name": prefix})
+            if c.name.startswith(prefix) and c.name[len(prefix) :].isdigit()
+        ]
 
     def _image_of(self, container: Container) -> str:
         """The image an instance runs: its tag while the tag still names those bits."""
@@ -254,7 +279,13 @@ class DockerRuntime(EngineConnection, Runtime):
     def stop(self, project: str, target: str, color: Color) -> None:
         with self._errors(f"stopping {target}-{color}"):
             running = [c for c in self._color(project, target, color) if c.status == "running"]
-            parallel(lambda c: c.stop(timeout=self._stop_timeout()), running)
+            # A Compose `stop_grace_period` (the container's StopTimeout) wins.
+            parallel(
+                lambda c: c.stop(
+                    timeout=c.attrs["Config"].get("StopTimeout") or self._stop_timeout()
+                ),
+                running,
+            )
 
     def remove(self, project: str, target: str, color: Color) -> None:
         with self._errors(f"removing {target}-{color}"):

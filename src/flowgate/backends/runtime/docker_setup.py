@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowgate.backends.runtime.docker_engine import docker_reason
+from flowgate.backends.runtime.docker_options import create_options
 from flowgate.errors import ReleaseFailed
 
 if TYPE_CHECKING:
@@ -168,6 +169,7 @@ def container_options(
     health = healthcheck_options(service.healthcheck, service.healthcheck_disabled)
     if health is not None:
         options["healthcheck"] = health
+    options.update(create_options(service.name, service.options))
     return options
 
 
