@@ -4,7 +4,7 @@
 # can be pulled, and nothing (not even the Docker daemon) runs unless this script starts it.
 #
 # Steps, each skipped when already done: Debian packages (Docker engine, static busybox
-# for the example images, HAProxy, wrk, socat, docker-compose as a benchmark baseline);
+# for the example images, HAProxy, nginx, wrk, socat, docker-compose as a benchmark baseline);
 # the repository and every plugin in plugins/ installed editable; a running dockerd; the
 # example images (scripts/build-images.sh).
 set -euo pipefail
@@ -32,6 +32,8 @@ need() { command -v "$2" >/dev/null 2>&1 || missing+=("$1"); }
 need docker.io dockerd
 need docker.io docker
 need haproxy haproxy
+# nginx drives the flowgate-nginx plugin's backend (plugins/flowgate-nginx).
+need nginx nginx
 need wrk wrk
 need socat socat
 need docker-compose docker-compose

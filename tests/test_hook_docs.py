@@ -35,3 +35,10 @@ def test_hook_has_a_section_with_its_exact_signature(spec: object) -> None:
 
 def test_every_spec_has_a_docstring() -> None:
     assert all((fn.__doc__ or "").strip() for fn in SPECS)
+
+
+def test_the_reference_documents_no_hook_that_does_not_exist() -> None:
+    reference = DOC[DOC.index("## Hook reference") :]
+    reference = reference[: reference.index("\n## ", 1)] if "\n## " in reference[1:] else reference
+    documented = {line[6:-1] for line in reference.splitlines() if line.startswith("#### `")}
+    assert documented == {fn.__name__ for fn in SPECS}

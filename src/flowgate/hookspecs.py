@@ -75,15 +75,20 @@ def reconfigure_proxy(  # type: ignore[empty-body]
     live_color: Color | None,
     preview_color: Color | None,
     live_limit: int | None,
+    live: list[Instance],
+    preview: list[Instance],
 ) -> bool:
     """Point the proxy's public route at `live_color` and its preview route at
     `preview_color` (either may be None). First non-None result wins.
 
-    `live_limit`, when not None, serves only that many live instances (the lowest
-    indexes): scaling down takes instances out of the proxy before stopping them.
+    `live` and `preview` are those colors' running instances as the engine knows them:
+    what the `deploy`, `scale` or `start` hook returned in this command, else what the
+    `instances` hook answers. `live_limit`, when not None, serves only that many live
+    instances (the lowest indexes): scaling down takes instances out of the proxy before
+    stopping them.
 
-    The built-in builds a Route from the runtime's instances and calls the proxy
-    backend's `apply`; it returns True (also with `proxy: none`, where it changes nothing).
+    The built-in builds a Route from `live` and `preview` and calls the proxy backend's
+    `apply`; it returns True (also with `proxy: none`, where it changes nothing).
     """
 
 
@@ -93,6 +98,48 @@ def stop_old(context: ReleaseContext, color: Color) -> bool:  # type: ignore[emp
 
     First non-None result wins. The built-in waits `drain_timeout` for connections to
     drain, deregisters the instances and calls the runtime backend's `stop`.
+    """
+
+
+@hookspec(firstresult=True)
+def instances(context: ReleaseContext, color: Color) -> list[Instance]:  # type: ignore[empty-body]
+    """Return every instance of the target in `color`, running or stopped, by index.
+
+    First non-None result wins. The engine asks it whenever it needs a color's instances
+    it has not just been given by `deploy`, `scale` or `start` (what is running before a
+    promote, a rollback, a scale; what the proxy should serve). A plugin that deploys
+    somewhere else answers this too. The built-in asks the runtime backend.
+    """
+
+
+@hookspec(firstresult=True)
+def start(context: ReleaseContext, color: Color, count: int) -> list[Instance]:  # type: ignore[empty-body]
+    """Start the stopped instances kept in `color` again, healthy, and return them.
+
+    First non-None result wins. `rollback` calls it for the color that was live before
+    (`count` is how many it has). The built-in calls the runtime backend's `start` and
+    registers the instances with the registry.
+    """
+
+
+@hookspec(firstresult=True)
+def drain(context: ReleaseContext, color: Color, instances: list[Instance]) -> bool:  # type: ignore[empty-body]
+    """Return once the proxy holds no open connection to `instances` of `color`.
+
+    First non-None result wins. Called after the proxy stopped sending them requests and
+    before they are removed (a new color switched back from after failed post-promotion
+    tests). The built-in calls the proxy backend's `wait_drained` with `drain_timeout`.
+    """
+
+
+@hookspec(firstresult=True)
+def remove(context: ReleaseContext, color: Color) -> bool:  # type: ignore[empty-body]
+    """Remove `color`'s instances for good (not kept for a rollback).
+
+    First non-None result wins. Called for a new color that is abandoned: `abort`, a
+    closed gate, a failed deploy or switch, failed post-promotion tests. The proxy no longer
+    routes to it. The built-in deregisters the instances and calls the runtime backend's
+    `remove`.
     """
 
 

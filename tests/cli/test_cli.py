@@ -386,7 +386,7 @@ def test_help_lists_every_verb_without_importing_them() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "stop-old  Stop the color that is not live." in result.stdout
+    assert "  stop-old    Stop the color that is not live.\n" in result.stdout
 
 
 def test_compose_keys_flowgate_does_not_use_are_reported_once(

@@ -98,7 +98,7 @@ def connect_environment(
 
     monkeypatch.setattr(docker, "from_env", from_env)
     with pytest.raises(Exception, match="stop here"):
-        getattr(backend, method)(*([5] if method == "_connect" else []))
+        getattr(backend, method)(*([5] if method == "_connect" else ["unreachable"]))
     return seen
 
 

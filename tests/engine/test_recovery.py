@@ -15,10 +15,17 @@ import pytest
 
 from flowgate import hookimpl
 from flowgate.engine.context import ReleaseContext, abandoned, holder_identity, pid_namespace
+from flowgate.engine.recorder import (
+    current_release,
+    new_release_id,
+    save_state,
+    start_release,
+    transition,
+)
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import target_status
-from flowgate.engine.steps import deploy_spec
-from flowgate.errors import Interrupted, LockHeld
+from flowgate.engine.steps import build_route, deploy_spec
+from flowgate.errors import Interrupted, LockHeld, UsageError
 from flowgate.models import Color, Instance, ReleaseState
 
 Make = Callable[..., Engine]
@@ -84,9 +91,9 @@ def test_a_lock_left_by_a_killed_process_on_this_host_is_taken_over(
     killed = engine()
     dead = {**holder_identity(), "pid": dead_pid(), "user": "ci"}
     lock = killed.ctx.registry.acquire_lock("books-app", dead, 60)
-    release = killed._start_release()
+    release = start_release(killed.ctx, new_release_id())
     release.color = Color.GREEN
-    killed._save_state(deployed_color=Color.GREEN)
+    save_state(killed.ctx, deployed_color=Color.GREEN)
     killed.ctx.runtime.deploy(deploy_spec(killed.ctx, Color.GREEN, 1))
     killed.ctx.registry.save_release(release)
     shown = target_status(engine().ctx)
@@ -146,7 +153,7 @@ def test_an_interrupted_rollback_is_undone_by_the_next_verb(engine: Make, fakes:
     engine().deploy()
     engine().promote()
     dying = engine()
-    release = dying._start_release(kind="rollback")
+    release = start_release(dying.ctx, new_release_id(), kind="rollback")
     release.color = Color.BLUE
     dying.ctx.registry.save_release(release)
     dying.ctx.runtime.start(deploy_spec(dying.ctx, Color.BLUE, 1))
@@ -155,3 +162,29 @@ def test_an_interrupted_rollback_is_undone_by_the_next_verb(engine: Make, fakes:
     assert [r["state"] for r in containers["books_app-blue"]] == ["exited"]
     assert fakes("proxy")["routes"]["books-app"]["live_color"] == "green"
     assert target_status(engine().ctx)["release"]["state"] == "interrupted"
+
+
+def test_a_promote_that_died_in_its_switch_is_put_back_and_can_be_promoted_again(
+    engine: Make, fakes: Fakes
+) -> None:
+    """The proxy switched to green, then the process died before saving green as live:
+    the next verb puts the proxy back on the saved live color (blue), green on preview."""
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    dying = engine()
+    release = current_release(dying.ctx)
+    assert release is not None
+    transition(dying.ctx, release, ReleaseState.RUNNING)
+    dying.ctx.proxy.apply(build_route(dying.ctx, Color.GREEN, None))
+    assert fakes("proxy")["routes"]["books-app"]["live_color"] == "green"
+    with pytest.raises(UsageError, match="green holds an unpromoted deploy"):
+        engine().stop_old()  # any verb recovers first, even one that then refuses
+    served = fakes("proxy")["routes"]["books-app"]
+    assert (served["live_color"], served["preview_color"]) == ("blue", "green")
+    interrupted = current_release(engine().ctx)
+    assert interrupted is not None and interrupted.state is ReleaseState.INTERRUPTED
+    assert interrupted.error == "the process running it stopped during reconfigure_proxy"
+    promoted = engine().promote()
+    assert promoted is not None and promoted.state is ReleaseState.LIVE
+    assert fakes("proxy")["routes"]["books-app"]["live_color"] == "green"

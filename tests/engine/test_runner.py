@@ -11,6 +11,7 @@ import pytest
 
 from flowgate import hookimpl
 from flowgate.config.scale import parse_scale
+from flowgate.engine.recorder import new_release_id, save_state, start_release
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import target_status
 from flowgate.errors import (
@@ -176,6 +177,27 @@ def test_failed_proxy_switch_keeps_the_live_color(engine: Make, project: Path) -
         engine().promote()
     assert engine().ctx.state.live_color is Color.BLUE
     assert engine().ctx.state.new_color is Color.GREEN
+    # not switched: the release is as it was, deployed, and can be promoted again
+    assert engine().ctx.registry.releases("books-app")[0].state is ReleaseState.DEPLOYED
+
+
+def test_promote_saves_the_release_running_before_it_switches(engine: Make) -> None:
+    """Write-ahead: a process that dies in the switch leaves a running release, which
+    the next verb recovers (see test_recovery)."""
+    engine().deploy()
+    seen: list[str] = []
+
+    class Spy:
+        @hookimpl(tryfirst=True)
+        def reconfigure_proxy(self, context: Any, live_color: Color | None) -> None:
+            stored = context.registry.releases("books-app")[0]
+            seen.append(f"{live_color}:{stored.state}:{stored.step}")
+
+    subject = engine()
+    subject.ctx.pm.register(Spy())
+    subject.promote()
+    assert seen == ["blue:running:reconfigure_proxy"]
+    assert engine().ctx.registry.releases("books-app")[0].state is ReleaseState.LIVE
 
 
 def test_rollback_restarts_the_previous_color(engine: Make, fakes: Fakes) -> None:
@@ -356,11 +378,11 @@ def test_a_gate_that_ends_past_the_deadline_still_removes_the_new_color(
     class SlowGate(Gate):
         @hookimpl
         def run_gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
-            time.sleep(0.3)
+            time.sleep(1.2)
             return TestResult(exit_code=-1, suites=suites, kind=kind)
 
     with pytest.raises(GateFailed, match="did not finish before the release timed out"):
-        with_gate(engine(), SlowGate(-1)).release(["tests"], [], timeout=0.2)
+        with_gate(engine(), SlowGate(-1)).release(["tests"], [], timeout=1.0)
     assert states(fakes) == {"blue": ["running"]}
     assert engine().ctx.state.new_color is None
     assert route(fakes)["preview_color"] is None
@@ -377,10 +399,10 @@ def test_once_live_a_release_past_its_deadline_still_stops_the_old_color(
     class SlowPost(Gate):
         @hookimpl
         def run_gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
-            time.sleep(0.3)
+            time.sleep(1.2)
             return TestResult(passed=1, exit_code=0, suites=suites, kind=kind)
 
-    done = with_gate(engine(), SlowPost(0)).release([], ["tests/post"], timeout=0.2)
+    done = with_gate(engine(), SlowPost(0)).release([], ["tests/post"], timeout=1.0)
     assert done is not None and done.outcome == "succeeded"
     assert route(fakes)["live_color"] == "green"
     assert states(fakes) == {"blue": ["exited"], "green": ["running"]}
@@ -449,8 +471,8 @@ def test_a_release_left_running_by_a_dead_process_is_recovered(engine: Make, fak
     engine().deploy()
     engine().promote()
     dead = engine()
-    dead.ctx.release = dead._start_release()
-    dead._save_state(release_id=dead.ctx.release.id)
+    dead.ctx.release = start_release(dead.ctx, new_release_id())
+    save_state(dead.ctx, release_id=dead.ctx.release.id)
     engine().deploy()
     interrupted = next(
         r for r in engine().ctx.registry.releases("books-app") if r.id == dead.ctx.release.id

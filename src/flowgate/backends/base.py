@@ -7,8 +7,6 @@ the engine. The engine only talks to them through these methods (via the step ho
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -215,11 +213,3 @@ class Registry(Backend):
 
     def put_docker_flow_key(self, service: str, key: str, value: str) -> None:
         """Write one of Docker Flow's keys; a registry Docker Flow never had ignores it."""
-
-    @contextmanager
-    def locked(self, service: str, holder: dict[str, Any], ttl: float) -> Iterator[LockHandle]:
-        lock = self.acquire_lock(service, holder, ttl)
-        try:
-            yield lock
-        finally:
-            lock.release()

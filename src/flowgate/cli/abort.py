@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import click
-
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.options import Target, output, verb_app
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import release_view
 
+app = verb_app()
 
-@click.command()
-@target_argument
-@common_options
-def abort(target: str | None) -> None:
+
+@app.command()
+def abort(target: Target = None) -> None:
     """Remove the unpromoted new color; the live color is untouched."""
     context = open_project(target)
     before = context.state.new_color

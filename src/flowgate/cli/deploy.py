@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import click
-
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output, release_flags, target_argument
+from flowgate.cli.options import (
+    Scale,
+    ServicePaths,
+    SideTargets,
+    Target,
+    Timeout,
+    output,
+    verb_app,
+)
 from flowgate.cli.render import color_result
 from flowgate.config.scale import parse_scale
 from flowgate.engine.runner import Engine
 
+app = verb_app()
 
-@click.command()
-@target_argument
-@release_flags
-@click.option("--scale", help="Instances: N, +N or -N relative to the live color.")
-@click.option("--timeout", type=float, help="Seconds the whole deploy may take.")
-@common_options
+
+@app.command()
 def deploy(
-    target: str | None,
-    side_targets: tuple[str, ...],
-    service_path: tuple[str, ...],
-    scale: str | None,
-    timeout: float | None,
+    target: Target = None,
+    side_targets: SideTargets = None,
+    service_path: ServicePaths = None,
+    scale: Scale = None,
+    timeout: Timeout = None,
 ) -> None:
     """Deploy the new color beside the live one and print its endpoints."""
     context = open_project(

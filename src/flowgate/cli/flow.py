@@ -1,28 +1,23 @@
-"""`flowgate flow`: Docker Flow's command line. The arguments reach flowgate.dockerflow
-untouched, which parses them exactly as Docker Flow did (flags, FLOW_*, docker-flow.yml)."""
+"""`flowgate flow`: Docker Flow's command line. The verb takes its arguments raw (typer
+parses none of them, not even --help): flowgate.dockerflow parses them exactly as Docker
+Flow did, with its FLOW_* variables and docker-flow.yml, and runs its steps."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import click
+import typer
 
-from flowgate.cli.options import root_obj
+from flowgate.cli.options import RAW_ARGS, root_obj, verb_app
+
+app = verb_app()
 
 
-@click.command(
-    context_settings={
-        "ignore_unknown_options": True,
-        "allow_extra_args": True,
-        "allow_interspersed_args": False,
-        "help_option_names": [],
-    }
-)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def flow(args: tuple[str, ...]) -> None:
+@app.command(context_settings=RAW_ARGS, add_help_option=False)
+def flow(ctx: typer.Context) -> None:
     """Run Docker Flow's steps (deploy, scale, stop-old, proxy) with its flags."""
-    run(list(args), root_obj())
+    run(list(ctx.args), root_obj())
 
 
 def run(args: list[str], obj: dict[str, Any]) -> None:
@@ -32,15 +27,21 @@ def run(args: list[str], obj: dict[str, Any]) -> None:
     from flowgate.cli.render import color_result
     from flowgate.dockerflow.command import open_flow_context, parse, run_steps
     from flowgate.dockerflow.flags import help_text
+    from flowgate.errors import UsageError
 
     if "-h" in args or "--help" in args:
-        click.echo(help_text())
+        typer.echo(help_text())
         return
     given = obj.get("project_dir")
-    invocation = parse(args, project_dir=Path(given) if given else None)
+    try:
+        invocation = parse(args, project_dir=Path(given) if given else None)
+    except UsageError as err:
+        raise UsageError(f"{err} (see `flowgate flow --help`)") from None
     common = {**obj, **invocation.parsed.common}
     verbosity = -1 if common.get("quiet") else int(common.get("verbosity") or 0)
-    out = Output.create(common.get("output") or "table", verbosity, bool(common.get("no_color")))
+    out = Output.create(
+        str(common.get("output") or "table"), verbosity, bool(common.get("no_color"))
+    )
     context = open_flow_context(invocation)
     context.echo_test_output = out.verbosity >= 0
     context.pm.register(ProgressReporter(out), name="flowgate.cli.progress")
@@ -53,5 +54,5 @@ def run(args: list[str], obj: dict[str, Any]) -> None:
         context,
         result.release,
         context.state.deployed_color or live,
-        f"{context.service_name}: live {live or 'none'}, flow {', '.join(result.done)} done",
+        f"{context.target}: live {live or 'none'}, flow {', '.join(result.done)} done",
     )

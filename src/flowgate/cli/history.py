@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import click
+from typing import Annotated
+
+import typer
 
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.options import Target, output, verb_app
 from flowgate.cli.output import render_table
 from flowgate.engine.status import history as release_history
 
+app = verb_app()
 
-@click.command()
-@target_argument
-@click.option("--limit", type=int, default=20, show_default=True, help="Newest N releases.")
-@common_options
-def history(target: str | None, limit: int) -> None:
+
+@app.command()
+def history(
+    target: Target = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Newest N releases.")] = 20,
+) -> None:
     """List past releases, newest first."""
     context = open_project(target, check=False)
     context.registry.check()  # history only reads the registry: no engine or proxy needed

@@ -1,109 +1,210 @@
 """Options shared by every verb, accepted before or after it (kubectl style).
 
-Each common option stores its value in the click context's `obj`, so
+The common options are declared once, as typer options of `common()`; the root command
+and every verb carry them. Each stores its value on the root context's `obj`, so
 `flowgate -o json status` and `flowgate status -o json` mean the same.
 """
 
 from __future__ import annotations
 
+import enum
 import os
-from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
 import click
+import typer
 
-from flowgate.cli.output import FORMATS, Output
+from flowgate.cli.complete import complete_target
+from flowgate.cli.output import Output
 
-F = TypeVar("F", bound=Callable[..., Any])
+
+class Format(enum.StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
 
 
-def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
-    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+def _store(name: str) -> Any:
+    def callback(ctx: click.Context, value: Any) -> None:
         # Values live on the root context, where every verb reads them.
-        if value not in (None, False, 0, ()):
-            root = ctx.find_root().ensure_object(dict)
-            if name == "verbosity":
-                root[name] = root.get(name, 0) + value
-            else:
-                root[name] = value
+        if value in (None, False, 0, ()):
+            return
+        root = ctx.find_root().ensure_object(dict)
+        if name == "verbosity":
+            root[name] = root.get(name, 0) + value
+        else:
+            root[name] = value.value if isinstance(value, enum.Enum) else value
 
     return callback
 
 
-COMMON = [
-    click.option(
-        "-C",
-        "--project-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        expose_value=False,
-        callback=_store("project_dir"),
-        help="Project folder (default: current folder).",
-    ),
-    click.option(
-        "-f",
-        "--compose-path",
-        expose_value=False,
-        callback=_store("compose_path"),
-        help="Compose file, relative to the project folder.",
-    ),
-    click.option(
-        "-p",
-        "--project",
-        expose_value=False,
-        callback=_store("project"),
-        help="Project name (default: the folder's name).",
-    ),
-    click.option(
-        "-o",
-        "--output",
-        type=click.Choice(FORMATS),
-        expose_value=False,
-        callback=_store("output"),
-        help="Output format.",
-    ),
-    click.option(
-        "-v",
-        "--verbose",
-        "verbosity",
-        count=True,
-        expose_value=False,
-        callback=_store("verbosity"),
-        help="More progress detail.",
-    ),
-    click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        expose_value=False,
-        callback=_store("quiet"),
-        help="No progress output.",
-    ),
-    click.option(
-        "--no-color",
-        is_flag=True,
-        expose_value=False,
-        callback=_store("no_color"),
-        help="No colors (also NO_COLOR).",
-    ),
-    click.option(
-        "--debug",
-        is_flag=True,
-        expose_value=False,
-        callback=_store("debug"),
-        help="Show tracebacks (also FLOWGATE_DEBUG=1).",
+def common(
+    project_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "-C",
+            "--project-dir",
+            file_okay=False,
+            expose_value=False,
+            callback=_store("project_dir"),
+            help="Project folder (default: current folder).",
+            show_default=False,
+        ),
+    ] = None,
+    compose_path: Annotated[
+        str | None,
+        typer.Option(
+            "-f",
+            "--compose-path",
+            expose_value=False,
+            callback=_store("compose_path"),
+            help="Compose file, relative to the project folder.",
+            show_default=False,
+        ),
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "-p",
+            "--project",
+            expose_value=False,
+            callback=_store("project"),
+            help="Project name (default: the folder's name).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Format | None,
+        typer.Option(
+            "-o",
+            "--output",
+            expose_value=False,
+            callback=_store("output"),
+            help="Output format (default: table).",
+            show_default=False,
+        ),
+    ] = None,
+    verbosity: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            expose_value=False,
+            callback=_store("verbosity"),
+            help="More progress detail.",
+            show_default=False,
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "-q",
+            "--quiet",
+            expose_value=False,
+            callback=_store("quiet"),
+            help="No progress output.",
+        ),
+    ] = False,
+    no_color: Annotated[
+        bool,
+        typer.Option(
+            "--no-color",
+            expose_value=False,
+            callback=_store("no_color"),
+            help="No colors (also NO_COLOR).",
+        ),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            expose_value=False,
+            callback=_store("debug"),
+            help="Show tracebacks (also FLOWGATE_DEBUG=1).",
+        ),
+    ] = False,
+) -> None:
+    """The root command's callback: the options did their work in their callbacks."""
+
+
+@cache
+def _common_command() -> click.Command:
+    app = typer.Typer(add_completion=False, rich_markup_mode=None)
+    app.command()(common)
+    return typer.main.get_command(app)
+
+
+def common_params() -> list[click.Parameter]:
+    """Fresh click parameters for the common options, to add to a verb's command."""
+    return list(_common_command().params)
+
+
+# A verb that takes its arguments raw (`flow`, PATH plugins) gets these context settings:
+# no option parsing and no --help of typer's; the verb parses them itself.
+RAW_ARGS: dict[str, Any] = {
+    "ignore_unknown_options": True,
+    "allow_extra_args": True,
+    "help_option_names": [],
+}
+
+
+def verb_app() -> typer.Typer:
+    """The typer application a verb module registers its one command on."""
+    return typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+
+
+# Argument and option types several verbs share.
+Target = Annotated[
+    str | None,
+    typer.Argument(
+        help="The Compose service (default: `target:` in flowgate.yml).",
+        show_default=False,
+        autocompletion=complete_target,
     ),
 ]
-
-
-def common_options(func: F) -> F:
-    for option in reversed(COMMON):
-        func = option(func)
-    return func
-
-
-def target_argument(func: F) -> F:
-    return click.argument("target", required=False)(func)
+SideTargets = Annotated[
+    list[str] | None,
+    typer.Option("--side-target", help="Side target (repeatable).", show_default=False),
+]
+ServicePaths = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--service-path",
+        help="Path the proxy routes to the target (repeatable).",
+        show_default=False,
+    ),
+]
+Scale = Annotated[
+    str | None,
+    typer.Option(
+        "--scale", help="Instances: N, +N or -N relative to the live color.", show_default=False
+    ),
+]
+Timeout = Annotated[float | None, typer.Option("--timeout", help="Seconds it may take.")]
+Suites = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tests", help="Test gate suite (repeatable; also `tests:`).", show_default=False
+    ),
+]
+PostSuites = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--post-tests",
+        help="Suite run against the live route after the switch (repeatable).",
+        show_default=False,
+    ),
+]
+PytestArgs = Annotated[
+    str | None,
+    typer.Option("--pytest-args", help="Extra arguments for pytest, as one string."),
+]
+KeepFailed = Annotated[
+    bool, typer.Option("--keep-failed", help="Keep a new color that failed, to debug it.")
+]
 
 
 def root_obj() -> dict[str, Any]:
@@ -126,17 +227,3 @@ def config_flags(**extra: Any) -> dict[str, Any]:
     flags = {key: obj.get(key) for key in ("compose_path", "project")}
     flags.update(extra)
     return {key: value for key, value in flags.items() if value not in (None, (), [])}
-
-
-def release_flags(func: F) -> F:
-    """Docker Flow's release flags: side targets, service paths and scale."""
-    func = click.option(
-        "--side-target", "side_targets", multiple=True, help="Side target (repeatable)."
-    )(func)
-    func = click.option(
-        "--service-path",
-        "service_path",
-        multiple=True,
-        help="Path the proxy routes to the target (repeatable).",
-    )(func)
-    return func

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import click
-
-from flowgate.cli.options import common_options, output
+from flowgate.cli.options import output, verb_app
 from flowgate.cli.output import render_table
 from flowgate.plugins import BackendCatalog, make_plugin_manager, path_plugins
 
+app = verb_app()
 
-@click.command()
-@common_options
+
+@app.command()
 def plugins() -> None:
     """List plugins, the hooks each implements, backends, and flowgate-* executables."""
     pm = make_plugin_manager()

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import click
+from typing import Annotated
+
+import typer
 
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.options import KeepFailed, PostSuites, Target, output, verb_app
 from flowgate.cli.render import color_result
 from flowgate.cli.suites import check_suites
 from flowgate.engine.runner import Engine
 
+app = verb_app()
 
-@click.command()
-@target_argument
-@click.option("--skip-tests", is_flag=True, help="Promote although the gate has not passed.")
-@click.option(
-    "--post-tests",
-    multiple=True,
-    help="Suite run against the live route after the switch (repeatable).",
-)
-@click.option("--keep-failed", is_flag=True, help="Keep the new color if post-tests fail.")
-@common_options
+
+@app.command()
 def promote(
-    target: str | None, skip_tests: bool, post_tests: tuple[str, ...], keep_failed: bool
+    target: Target = None,
+    skip_tests: Annotated[
+        bool, typer.Option("--skip-tests", help="Promote although the gate has not passed.")
+    ] = False,
+    post_tests: PostSuites = None,
+    keep_failed: KeepFailed = False,
 ) -> None:
     """Switch the proxy to the new color, then stop the old one (kept for rollback)."""
     context = open_project(target, post_tests=post_tests)

@@ -4,37 +4,40 @@ from __future__ import annotations
 
 import contextlib
 
-import click
-
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output, release_flags, target_argument
+from flowgate.cli.options import (
+    KeepFailed,
+    PostSuites,
+    PytestArgs,
+    Scale,
+    ServicePaths,
+    SideTargets,
+    Suites,
+    Target,
+    Timeout,
+    output,
+    verb_app,
+)
 from flowgate.cli.render import color_result
 from flowgate.cli.suites import check_suites
 from flowgate.config.scale import parse_scale
 from flowgate.engine.runner import Engine
 from flowgate.errors import FlowgateError
 
+app = verb_app()
 
-@click.command()
-@target_argument
-@release_flags
-@click.option("--tests", multiple=True, help="Test gate suite (repeatable; also `tests:`).")
-@click.option("--post-tests", multiple=True, help="Suite run after the switch (repeatable).")
-@click.option("--pytest-args", help="Extra arguments for pytest, as one string.")
-@click.option("--scale", help="Instances: N, +N or -N relative to the live color.")
-@click.option("--keep-failed", is_flag=True, help="Keep a new color that failed, to debug it.")
-@click.option("--timeout", type=float, help="Seconds the whole release may take.")
-@common_options
+
+@app.command()
 def release(
-    target: str | None,
-    side_targets: tuple[str, ...],
-    service_path: tuple[str, ...],
-    tests: tuple[str, ...],
-    post_tests: tuple[str, ...],
-    pytest_args: str | None,
-    scale: str | None,
-    keep_failed: bool,
-    timeout: float | None,
+    target: Target = None,
+    side_targets: SideTargets = None,
+    service_path: ServicePaths = None,
+    tests: Suites = None,
+    post_tests: PostSuites = None,
+    pytest_args: PytestArgs = None,
+    scale: Scale = None,
+    keep_failed: KeepFailed = False,
+    timeout: Timeout = None,
 ) -> None:
     """Release the target as a new color, gated by its tests."""
     context = open_project(

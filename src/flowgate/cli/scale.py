@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-import click
+from typing import Annotated
+
+import typer
 
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output
+from flowgate.cli.options import output, verb_app
 from flowgate.cli.render import color_result
 from flowgate.config.scale import parse_scale
 from flowgate.engine.runner import Engine
 from flowgate.errors import UsageError
 
+app = verb_app()
 
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[TARGET] SPEC")
-@common_options
-def scale(args: tuple[str, ...]) -> None:
+
+@app.command(context_settings={"ignore_unknown_options": True})
+def scale(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[TARGET] SPEC",
+            help="The target (default: `target:`) and N, +N or -N (`-N` needs no `--`).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
     """Scale the live color to N, or by +N / -N (never below 1); the proxy follows."""
-    if len(args) not in (1, 2):
+    if args is None or len(args) not in (1, 2):
         raise UsageError("usage: flowgate scale [TARGET] N|+N|-N")
     target, text = (None, args[0]) if len(args) == 1 else args
     try:

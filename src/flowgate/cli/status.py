@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-import click
+import typer
 
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.options import Target, output, verb_app
 from flowgate.cli.output import render_table
 from flowgate.engine.status import target_status
 
@@ -64,11 +64,16 @@ def status_table(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@click.command()
-@target_argument
-@click.option("--watch", "-w", is_flag=True, help="Refresh every 2 seconds until Ctrl-C.")
-@common_options
-def status(target: str | None, watch: bool) -> None:
+app = verb_app()
+
+
+@app.command()
+def status(
+    target: Target = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Refresh every 2 seconds until Ctrl-C.")
+    ] = False,
+) -> None:
     """Show the live color, both colors' instances and the current release."""
     context = open_project(target)
     out = output()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import click
-
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.options import Target, output, verb_app
 from flowgate.engine.runner import Engine
 
+app = verb_app()
 
-@click.command(name="stop-old")
-@target_argument
-@common_options
-def stop_old(target: str | None) -> None:
+
+@app.command("stop-old")
+def stop_old(target: Target = None) -> None:
     """Stop the color that is not live; its containers stay for a rollback."""
     context = open_project(target)
     stopped = Engine(context).stop_old()

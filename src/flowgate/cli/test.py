@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import click
-
 from flowgate.cli.context import open_project
-from flowgate.cli.options import common_options, output, target_argument
+from flowgate.cli.options import PytestArgs, Suites, Target, output, verb_app
 from flowgate.cli.suites import check_suites
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import test_view
 from flowgate.errors import UsageError
 
+app = verb_app()
 
-@click.command()
-@target_argument
-@click.option("--tests", multiple=True, help="Suite to run (repeatable; also `tests:`).")
-@click.option("--pytest-args", help="Extra arguments for pytest, as one string.")
-@common_options
-def test(target: str | None, tests: tuple[str, ...], pytest_args: str | None) -> None:
+
+@app.command()
+def test(target: Target = None, tests: Suites = None, pytest_args: PytestArgs = None) -> None:
     """Run the test gate against the new color and record the result."""
     context = open_project(target, tests=tests, pytest_args=pytest_args)
     suites = list(context.settings.tests)

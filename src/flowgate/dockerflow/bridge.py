@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flowgate.dockerflow.files import flowgate_file_keys
 from flowgate.dockerflow.flags import DOCKER_FLOW_OPTIONS
 from flowgate.dockerflow.options import DOCKER_FLOW_FILE, DockerFlowOptions
 from flowgate.errors import ConfigError
 
-FLOWGATE_FILE = "flowgate.yml"
 #: Docker Flow options flowgate's settings know by the same name.
 SETTINGS = (
     "target",
@@ -49,13 +49,6 @@ _WEAK_SOURCES = {DOCKER_FLOW_FILE, "DOCKER_HOST", "DOCKER_CERT_PATH"}
 _DOCKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-def flowgate_file_keys(project_dir: Path) -> set[str]:
-    from flowgate.config.settings import read_yaml_mapping
-
-    path = project_dir / FLOWGATE_FILE
-    return {str(key) for key in read_yaml_mapping(path)} if path.is_file() else set()
-
-
 def compose_project(raw: str) -> str:
     """The project as docker-compose normalised it for container names."""
     name = re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-")
@@ -64,14 +57,14 @@ def compose_project(raw: str) -> str:
     return name
 
 
-def service_name(options: DockerFlowOptions) -> str:
+def service_name(options: DockerFlowOptions, target: str) -> str:
     """Docker Flow's service name, `<project>-<target>`, the project's case kept."""
     project = str(options.project)
     if not _DOCKER_NAME.match(project):
         raise ConfigError(
             f"not a valid project name: {project!r}", source=options.sources["project"]
         )
-    return f"{project}-{options.target}"
+    return f"{project}-{target}"
 
 
 def settings_flags(

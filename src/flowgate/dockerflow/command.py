@@ -53,7 +53,7 @@ def open_flow_context(
     options, folder = invocation.options, invocation.project_dir
     flags: dict[str, Any] = settings_flags(options, folder, env)
     context = open_context(folder, flags, settings_env(env), pm)
-    service = service_name(options)
+    service = service_name(options, context.target)
     if service != context.service_name:
         context.service_name_override = service
         context.state = context.registry.load_state(service)

@@ -11,7 +11,7 @@ accepted too, since `flow` receives its arguments untouched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flowgate.errors import UsageError
@@ -26,6 +26,7 @@ class Option:
     env: str | None  # FLOW_* variable; None for flowgate's common flags
     help: str
     common: bool = False  # flowgate's own flag, not Docker Flow's
+    metavar: str = "TEXT"
 
     def label(self) -> str:
         """go-flags' name for the flag in its messages: `-t, --target`."""
@@ -164,6 +165,32 @@ COMMON_OPTIONS: tuple[Option, ...] = (
     Option("help", "help", "h", "bool", None, "Show this message and exit.", True),
 )
 
+_METAVARS = {
+    "compose_path": "FILE",
+    "consul_address": "URL",
+    "consul_template_be_path": "FILE",
+    "consul_template_fe_path": "FILE",
+    "flow": "STEP",
+    "host": "URL",
+    "project": "NAME",
+    "proxy_docker_host": "URL",
+    "proxy_host": "HOST",
+    "proxy_reconf_port": "PORT",
+    "scale": "N|+N|-N",
+    "service_path": "PATH",
+    "side_targets": "TARGET",
+    "target": "TARGET",
+    "test_compose_path": "FILE",
+    "cert_path": "DIR",
+    "proxy_docker_cert_path": "DIR",
+    "project_dir": "DIR",
+    "output": "[table|json|yaml]",
+}
+DOCKER_FLOW_OPTIONS = tuple(
+    replace(o, metavar=_METAVARS.get(o.name, o.metavar)) for o in DOCKER_FLOW_OPTIONS
+)
+COMMON_OPTIONS = tuple(replace(o, metavar=_METAVARS.get(o.name, o.metavar)) for o in COMMON_OPTIONS)
+OUTPUT_FORMATS = ("table", "json", "yaml")
 _BY_LONG = {o.long: o for o in (*DOCKER_FLOW_OPTIONS, *COMMON_OPTIONS)}
 _BY_SHORT = {o.short: o for o in (*DOCKER_FLOW_OPTIONS, *COMMON_OPTIONS) if o.short}
 BY_NAME = {o.name: o for o in DOCKER_FLOW_OPTIONS}
@@ -254,6 +281,11 @@ def parse_args(args: list[str]) -> ParsedArgs:
             _short(arg, rest, parsed)
         else:
             parsed.positional.append(arg)
+    output = parsed.common.get("output")
+    if output is not None and output not in OUTPUT_FORMATS:
+        raise UsageError(
+            f"invalid value for `-o, --output': {output!r} (one of {', '.join(OUTPUT_FORMATS)})"
+        )
     return parsed
 
 
@@ -266,10 +298,10 @@ def help_text() -> str:
         "Docker Flow options:",
     ]
     for option in DOCKER_FLOW_OPTIONS:
-        value = "" if option.kind == "bool" else " VALUE"
-        lines.append(f"  {option.label() + value:<36} {option.help} [{option.env}]")
+        value = "" if option.kind == "bool" else f" {option.metavar}"
+        lines.append(f"  {option.label() + value:<40} {option.help} [{option.env}]")
     lines += ["", "flowgate options:"]
     for option in COMMON_OPTIONS:
-        value = "" if option.kind in ("bool", "count") else " VALUE"
-        lines.append(f"  {option.label() + value:<36} {option.help}")
+        value = "" if option.kind in ("bool", "count") else f" {option.metavar}"
+        lines.append(f"  {option.label() + value:<40} {option.help}")
     return "\n".join(lines)

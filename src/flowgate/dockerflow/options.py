@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowgate.dockerflow.files import flowgate_file_keys
 from flowgate.dockerflow.flags import BY_NAME, DOCKER_FLOW_OPTIONS, Option, ParsedArgs
 from flowgate.errors import ConfigError, UsageError
 
@@ -181,7 +182,7 @@ def _process(options: DockerFlowOptions, project_dir: Path, env: Mapping[str, st
     values, sources = options.values, options.sources
     if not values["project"]:
         values["project"], sources["project"] = project_dir.name, "default"
-    if not values["target"]:
+    if not values["target"] and "target" not in flowgate_file_keys(project_dir):
         raise ConfigError(
             "target is required: -t/--target, FLOW_TARGET or `target:` in docker-flow.yml"
         )

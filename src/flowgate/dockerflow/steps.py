@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from flowgate import hookimpl
 from flowgate.config.scale import ScaleSpec
 from flowgate.dockerflow import state as df_state
-from flowgate.engine.context import ReleaseContext, holder_identity
-from flowgate.engine.recorder import held_lock
+from flowgate.engine import calls
+from flowgate.engine.context import ReleaseContext
+from flowgate.engine.operation import operation
 from flowgate.engine.runner import Engine
-from flowgate.engine.steps import running
 from flowgate.errors import ConfigError, ReleaseFailed, UsageError
 from flowgate.models import Color, Release
 
@@ -124,8 +124,8 @@ class DockerFlowSteps:
         if color == self.ctx.state.live_color:
             self.engine.scale(ScaleSpec("", count))
         else:
-            with held_lock(self.ctx, holder_identity()):
-                self.ctx.pm.hook.scale(context=self.ctx, color=color, count=count)
+            with operation(self.ctx):  # a deployed color not sent to the proxy yet
+                calls.hook_step(self.ctx, "scale", color=color, count=count)
         df_state.record(self.ctx, None, count)
 
     # -- stop-old -------------------------------------------------------------------------
@@ -138,7 +138,7 @@ class DockerFlowSteps:
         if current is None:
             return
         old = current.other
-        if not running(self.ctx, old):
+        if not calls.running(self.ctx, old, fresh=True):
             return
         if old == self.ctx.state.live_color:
             log.warning(
@@ -148,8 +148,8 @@ class DockerFlowSteps:
                 self.ctx.service_name,
                 current,
             )
-        with held_lock(self.ctx, holder_identity()):
-            self.ctx.pm.hook.stop_old(context=self.ctx, color=old)
+        with operation(self.ctx):
+            calls.hook_step(self.ctx, "stop_old", cleanup=True, color=old)
 
     # -- proxy ----------------------------------------------------------------------------
 
@@ -171,17 +171,15 @@ class DockerFlowSteps:
         self.wait_healthy(color)
         if color != self.ctx.state.live_color:
             return self.engine.promote(skip_tests=True, stop_old=False)
-        with held_lock(self.ctx, holder_identity()):
-            self.ctx.pm.hook.reconfigure_proxy(
-                context=self.ctx, live_color=color, preview_color=None, live_limit=None
-            )
+        with operation(self.ctx):  # re-sent, e.g. after the proxy restarted
+            calls.route(self.ctx, color, self.ctx.state.new_color)
         return None
 
     def wait_healthy(self, color: Color) -> None:
         """Wait (up to health_timeout) until every running instance of `color` is healthy."""
         deadline = time.monotonic() + self.ctx.health_timeout()
         while True:
-            instances = running(self.ctx, color)
+            instances = calls.running(self.ctx, color, fresh=True)
             if not instances:
                 raise UsageError(f"no {color} instance runs: nothing to send to the proxy")
             unhealthy = [i.name for i in instances if not i.healthy]

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from flowgate.backends.base import Proxy, Registry, Runtime
     from flowgate.config.compose import ComposeFile, ServiceSpec
     from flowgate.config.settings import Settings
-    from flowgate.models import Release, TargetState
+    from flowgate.models import Color, Instance, Release, TargetState
 
 _UNSAFE = re.compile(r"[^a-z0-9_-]+")
 
@@ -47,10 +47,13 @@ class ReleaseContext:
     release: Release | None = None
     deadline: float | None = None  # time.monotonic() by which the release must end
     echo_test_output: bool = True  # stream the suites' pytest output to stderr (off with -q)
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: The registry's name for the service when it is not `<project>-<target>`: Docker
-    #: Flow's, whose project keeps its case while Docker objects use Compose's name.
+    #: The registry's name for the target when it is not `<project>-<target>` (Docker
+    #: Flow keeps the project's case in its Consul keys; containers use the Compose name).
     service_name_override: str | None = None
+    #: What the `deploy`, `scale` and `start` hooks returned in this command: those ARE
+    #: the color's instances (engine/calls.py), not something to read back from a runtime.
+    known_instances: dict[Color, list[Instance]] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())

@@ -1,22 +1,25 @@
-"""Runs one step of a release: records it, saves it, and tells the `release_event` hook.
+"""Records a release: its start, each step, each state transition, its end; and tells
+the `release_event` hook.
 
-State is saved before and after every step, so a process that dies mid-step leaves a
-record saying where it was (`status` shows it; `abort` and `release` recover from it).
+A transition is saved before the action that follows it, and a step's name before the
+step runs, so a process that dies mid-step leaves a record saying where it was (`status`
+shows it; the next verb recovers from it: see engine/states.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import threading
+import secrets
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from flowgate.backends.base import LockHandle
-from flowgate.engine.context import ReleaseContext, abandoned
-from flowgate.errors import FlowgateError, LockHeld, ReleaseFailed
-from flowgate.models import Release, Step, now_iso
+from flowgate.engine.context import ReleaseContext
+from flowgate.engine.states import check_transition
+from flowgate.errors import ReleaseFailed
+from flowgate.models import Release, ReleaseState, Step, now_iso
 
 T = TypeVar("T")
 log = logging.getLogger("flowgate")
@@ -33,6 +36,53 @@ def emit(context: ReleaseContext, event: str, **data: Any) -> None:
 def save_release(context: ReleaseContext) -> None:
     if context.release is not None:
         context.registry.save_release(context.release)
+
+
+def new_release_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def save_state(context: ReleaseContext, **changes: Any) -> None:
+    """Save the target's state with `changes` (check-and-set against what was read)."""
+    state = dataclasses.replace(context.state, **changes)
+    context.state = context.registry.save_state(state)
+
+
+def current_release(context: ReleaseContext) -> Release | None:
+    """The release the target's state names as its current one, if it is recorded."""
+    wanted = context.state.release_id
+    for release in context.registry.releases(context.service_name):
+        if release.id == wanted:
+            return release
+    return None
+
+
+def start_release(context: ReleaseContext, release_id: str, kind: str = "release") -> Release:
+    """Record a new release (running) and make it the state's current one before any step
+    runs, so `status` shows it (running, failed or interrupted) from its start."""
+    release = Release(
+        id=release_id,
+        service=context.service_name,
+        target=context.target,
+        images=[context.service.image or context.service.name],
+        previous_color=context.state.live_color,
+        kind=kind,
+    )
+    context.release = release
+    save_release(context)
+    save_state(context, release_id=release.id)
+    return release
+
+
+def transition(context: ReleaseContext, release: Release | None, to: ReleaseState) -> None:
+    """Move `release` to state `to` and save it, before whatever the new state leads to.
+    An edge engine/states.py does not allow raises IllegalTransition. No release (a
+    promote of a color deployed before releases were recorded): nothing to record."""
+    if release is None:
+        return
+    check_transition(release.state, to)
+    release.state = to
+    context.registry.save_release(release)
 
 
 def run_step(
@@ -89,44 +139,3 @@ def finish(
     release.outcome, release.error, release.ended = outcome, error, now_iso()
     context.registry.save_release(release)
     emit(context, "release-finished", outcome=outcome, error=error, release=release.id)
-
-
-def acquire_lock(context: ReleaseContext, holder: dict[str, Any], ttl: float) -> LockHandle:
-    """Take the release lock; a lock whose holder died on this host is taken over at once
-    instead of blocking every verb until it expires."""
-    registry, service = context.registry, context.service_name
-    try:
-        return registry.acquire_lock(service, holder, ttl)
-    except LockHeld as held:
-        if not abandoned(held.holder) or not registry.break_lock(service, held.holder):
-            raise
-        log.warning(
-            "took over the release lock of %s: its holder (pid %s on this host) is gone",
-            service,
-            held.holder.get("pid"),
-        )
-    return registry.acquire_lock(service, holder, ttl)
-
-
-@contextmanager
-def held_lock(context: ReleaseContext, holder: dict[str, Any]) -> Iterator[LockHandle]:
-    """Hold the target's release lock, renewing it in the background until done."""
-    ttl = float(context.settings.lock_ttl)
-    lock = acquire_lock(context, holder, ttl)
-    stop = threading.Event()
-
-    def renew() -> None:
-        while not stop.wait(ttl / 3):
-            try:
-                lock.renew()
-            except FlowgateError as err:
-                log.warning("could not renew the release lock: %s", err)
-
-    renewer = threading.Thread(target=renew, name="flowgate-lock", daemon=True)
-    renewer.start()
-    try:
-        yield lock
-    finally:
-        stop.set()
-        renewer.join()
-        lock.release()

@@ -1,10 +1,13 @@
-"""The built-in implementations of the five release steps.
+"""The built-in implementations of the step hooks: the only engine module that calls the
+runtime and proxy backends (and the registry's service discovery).
 
 They are registered like any plugin and marked `trylast`, so a third-party plugin that
 answers a step first replaces them. Each delegates to the configured backend.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Route
@@ -26,9 +29,10 @@ def deploy_spec(context: ReleaseContext, color: Color, count: int) -> DeploySpec
 
 
 def running(context: ReleaseContext, color: Color | None) -> tuple[Instance, ...]:
+    """`color`'s running instances, as the `instances` hook answers (a fresh answer)."""
     if color is None:
         return ()
-    found = context.runtime.instances(context.project, context.target, color)
+    found = context.pm.hook.instances(context=context, color=color) or []
     return tuple(instance for instance in found if instance.running)
 
 
@@ -37,8 +41,11 @@ def build_route(
     live_color: Color | None,
     preview_color: Color | None,
     live_limit: int | None = None,
+    live: Sequence[Instance] | None = None,
+    preview: Sequence[Instance] | None = None,
 ) -> Route:
-    live = running(context, live_color)
+    """The Route for those colors; instances not given are asked of the `instances` hook."""
+    live = tuple(running(context, live_color) if live is None else live)
     return Route(
         service=context.service_name,
         paths=tuple(context.settings.service_path) or ("/",),
@@ -47,7 +54,7 @@ def build_route(
         live_color=live_color,
         live=live if live_limit is None else live[:live_limit],
         preview_color=preview_color,
-        preview=running(context, preview_color),
+        preview=tuple(running(context, preview_color) if preview is None else preview),
     )
 
 
@@ -57,21 +64,33 @@ def pick_color(context: ReleaseContext) -> Color:
 
 
 @hookimpl(trylast=True)
+def instances(context: ReleaseContext, color: Color) -> list[Instance]:
+    return context.runtime.instances(context.project, context.target, color)
+
+
+@hookimpl(trylast=True)
 def deploy(context: ReleaseContext, color: Color, count: int) -> list[Instance]:
     for side in context.side_services():
         context.runtime.ensure_side_target(
             context.project, side, pull=context.settings.pull_side_targets
         )
-    instances = context.runtime.deploy(deploy_spec(context, color, count))
-    context.registry.register_instances(context.service_name, color, instances)
-    return instances
+    started = context.runtime.deploy(deploy_spec(context, color, count))
+    context.registry.register_instances(context.service_name, color, started)
+    return started
 
 
 @hookimpl(trylast=True)
 def scale(context: ReleaseContext, color: Color, count: int) -> list[Instance]:
-    instances = context.runtime.scale(deploy_spec(context, color, count))
-    context.registry.register_instances(context.service_name, color, instances)
-    return instances
+    scaled = context.runtime.scale(deploy_spec(context, color, count))
+    context.registry.register_instances(context.service_name, color, scaled)
+    return scaled
+
+
+@hookimpl(trylast=True)
+def start(context: ReleaseContext, color: Color, count: int) -> list[Instance]:
+    started = context.runtime.start(deploy_spec(context, color, count))
+    context.registry.register_instances(context.service_name, color, started)
+    return started
 
 
 @hookimpl(trylast=True)
@@ -80,16 +99,31 @@ def reconfigure_proxy(
     live_color: Color | None,
     preview_color: Color | None,
     live_limit: int | None,
+    live: list[Instance],
+    preview: list[Instance],
 ) -> bool:
-    context.proxy.apply(build_route(context, live_color, preview_color, live_limit))
+    route = build_route(context, live_color, preview_color, live_limit, live, preview)
+    context.proxy.apply(route)
+    return True
+
+
+@hookimpl(trylast=True)
+def drain(context: ReleaseContext, color: Color, instances: list[Instance]) -> bool:
+    if instances:
+        context.proxy.wait_drained(context.service_name, instances, context.settings.drain_timeout)
     return True
 
 
 @hookimpl(trylast=True)
 def stop_old(context: ReleaseContext, color: Color) -> bool:
-    instances = list(running(context, color))
-    if instances:
-        context.proxy.wait_drained(context.service_name, instances, context.settings.drain_timeout)
+    context.pm.hook.drain(context=context, color=color, instances=list(running(context, color)))
     context.registry.deregister_instances(context.service_name, color)
     context.runtime.stop(context.project, context.target, color)
+    return True
+
+
+@hookimpl(trylast=True)
+def remove(context: ReleaseContext, color: Color) -> bool:
+    context.registry.deregister_instances(context.service_name, color)
+    context.runtime.remove(context.project, context.target, color)
     return True

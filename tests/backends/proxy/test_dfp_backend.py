@@ -33,6 +33,7 @@ ROUTE = Route(
 
 
 def settings(tmp_path: Path, env: dict[str, str] | None = None, **flags: Any) -> Settings:
+    flags.setdefault("registry", "consul")
     return load_settings(
         tmp_path, flags=flags, env=env or {}, extra_keys=DockerFlowProxy.config_keys
     )
@@ -196,3 +197,19 @@ def test_a_proxy_docker_host_that_is_no_url(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="proxy_docker_host: not a Docker host URL"):
         proxy.check()
+
+
+def test_check_refuses_a_registry_that_does_not_fill_consul(
+    tmp_path: Path, server: DockerFlowProxyTestServer
+) -> None:
+    """Docker Flow Proxy finds instances in Consul's catalog: with the file registry
+    nothing would ever be routed, so check() stops with a configuration error (exit 4)
+    before anything is started or asked."""
+    proxy = DockerFlowProxy(
+        settings(tmp_path, proxy_host=server.host, proxy_reconf_port=server.port, registry="file")
+    )
+    with pytest.raises(ConfigError, match=r"^registry: proxy: docker-flow-proxy finds") as err:
+        proxy.check()
+    assert err.value.exit_code == 4
+    assert "set registry: consul" in str(err.value)
+    assert server.requests == []

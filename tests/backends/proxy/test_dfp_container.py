@@ -61,6 +61,7 @@ def proxy_settings(tmp_path: Path, name: str, image: str) -> Settings:
         "proxy_port": free_port(),
         "proxy_https_port": free_port(),
         "proxy_reconf_port": free_port(),
+        "registry": "consul",
         "consul_address": "127.0.0.1:8500",
     }
     return load_settings(tmp_path, flags=flags, env={}, extra_keys=DockerFlowProxy.config_keys)

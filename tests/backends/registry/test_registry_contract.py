@@ -134,8 +134,9 @@ def test_lock_acquire_renew_release(store: Store) -> None:
     assert theirs.lock_holder(SERVICE) == holder("me")
     lock.release()
     assert theirs.lock_holder(SERVICE) is None
-    with theirs.locked(SERVICE, holder("you"), ttl=30):
-        assert mine.lock_holder(SERVICE) == holder("you")
+    again = theirs.acquire_lock(SERVICE, holder("you"), ttl=30)
+    assert mine.lock_holder(SERVICE) == holder("you")
+    again.release()
     assert mine.lock_holder(SERVICE) is None
 
 

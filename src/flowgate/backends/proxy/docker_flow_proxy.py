@@ -13,16 +13,15 @@ Like Docker Flow, flowgate starts the `docker-flow-proxy` container on
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from typing import TYPE_CHECKING, Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
+from flowgate.backends.docker_sdk import docker_errors, open_client
 from flowgate.backends.proxy import dfp_templates
 from flowgate.backends.proxy.haproxy_config import check_domain, check_path
-from flowgate.backends.runtime.docker_engine import docker_reason
 from flowgate.config.keys import Key, parse_bool, parse_port, parse_str
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
 
@@ -83,7 +82,15 @@ class DockerFlowProxy(Proxy):
     # -- Proxy interface ----------------------------------------------------------------
 
     def check(self) -> None:
-        """Start the proxy container if flowgate manages it, then make sure the API answers."""
+        """Refuse a registry that cannot feed the proxy; start the proxy container if
+        flowgate manages it, then make sure the API answers."""
+        if self.settings.registry != "consul":
+            raise ConfigError(
+                f"proxy: docker-flow-proxy finds instances in Consul's catalog, which only "
+                f"registry: consul fills (got {self.settings.registry!r}): set registry: consul "
+                "and consul_address",
+                key="registry",
+            )
         if self._ensure_container():
             self._wait_until_answering()
         else:
@@ -108,24 +115,30 @@ class DockerFlowProxy(Proxy):
 
     def _copy_templates(self, files: dict[str, str]) -> None:
         """Docker Flow copied the snippets into the proxy's container: it needs its host."""
-        if not self.settings.get("proxy_docker_host"):
+        docker_host = self.settings.get("proxy_docker_host")
+        if not docker_host:
             raise ConfigError(
                 "Consul Template paths need the proxy's Docker host, to copy the snippets "
                 "into its container (--proxy-docker-host, FLOW_PROXY_DOCKER_HOST)",
                 key="proxy_docker_host",
             )
-        import docker.errors
-
-        client = self._docker_client()
         name = str(self.settings.get("proxy_container") or "docker-flow-proxy")
+        unreachable = f"cannot reach the proxy's Docker host {docker_host}"
+        client = self._docker_client(unreachable)
         try:
-            dfp_templates.copy_into(client.containers.get(name), files)
-        except docker.errors.DockerException as err:
-            raise ReleaseFailed(
-                f"cannot copy the templates into {name}: {docker_reason(err)}"
-            ) from err
+            with docker_errors(f"cannot copy the templates into {name}", unreachable):
+                dfp_templates.copy_into(client.containers.get(name), files)
         finally:
             client.close()
+
+    def _docker_client(self, unreachable: str) -> DockerClient:
+        """The proxy's Docker host; its TLS material from proxy_docker_cert_path, else
+        Docker's own DOCKER_CERT_PATH / DOCKER_TLS_VERIFY."""
+        docker_host = str(self.settings.get("proxy_docker_host"))
+        cert_path = self.settings.get("proxy_docker_cert_path")
+        return open_client(
+            docker_host, 30, unreachable, key="proxy_docker_host", cert_path=cert_path
+        )
 
     def public_url(self, route: Route) -> str | None:
         port = int(self.settings.get("proxy_port") or 80)
@@ -205,47 +218,22 @@ class DockerFlowProxy(Proxy):
         docker_host = self.settings.get("proxy_docker_host")
         if not docker_host:
             return False
-        import docker.errors
-        import requests
-
         name = str(self.settings.get("proxy_container") or "docker-flow-proxy")
+        unreachable = f"cannot reach the proxy's Docker host {docker_host}"
+        client = self._docker_client(unreachable)
         try:
-            client = self._docker_client()
-        except docker.errors.DockerException as err:
-            # The SDK asks the engine for its API version here: failing that is unreachable.
-            if isinstance(err.__cause__, requests.RequestException):
-                unreachable = f"cannot reach the proxy's Docker host {docker_host}: "
-                raise BackendUnreachable(unreachable + _reason(err.__cause__)) from err
-            raise ConfigError(f"not a Docker host URL: {err}", key="proxy_docker_host") from err
-        try:
-            existing = _find(client, name)
-            if existing is not None and existing.status == "running":
-                return False
-            if existing is not None:
-                existing.start()
-            else:
-                self._run(client, name)
-        # The engine's own answers (APIError) are HTTP errors too: they come first.
-        except docker.errors.DockerException as err:
-            failed = f"cannot start {name} on {docker_host}: {docker_reason(err)}"
-            raise ReleaseFailed(failed) from err
-        except requests.RequestException as err:
-            unreachable = f"cannot reach the proxy's Docker host {docker_host}: {err}"
-            raise BackendUnreachable(unreachable) from err
+            with docker_errors(f"cannot start {name} on {docker_host}", unreachable):
+                existing = _find(client, name)
+                if existing is not None and existing.status == "running":
+                    return False
+                if existing is not None:
+                    existing.start()
+                else:
+                    self._run(client, name)
         finally:
             client.close()
         log.info("started %s on %s", name, docker_host)
         return True
-
-    def _docker_client(self) -> DockerClient:
-        """The proxy's Docker host; its TLS material from proxy_docker_cert_path, else
-        Docker's own DOCKER_CERT_PATH / DOCKER_TLS_VERIFY."""
-        import docker
-
-        environment = {**os.environ, "DOCKER_HOST": str(self.settings.get("proxy_docker_host"))}
-        if self.settings.get("proxy_docker_cert_path"):
-            environment["DOCKER_CERT_PATH"] = str(self.settings.get("proxy_docker_cert_path"))
-        return docker.from_env(timeout=30, environment=environment)
 
     def _run(self, client: DockerClient, name: str) -> Container:
         environment = {}

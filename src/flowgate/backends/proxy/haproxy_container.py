@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from flowgate.backends.docker_sdk import docker_errors, docker_reason, open_client
 from flowgate.backends.proxy import haproxy_control as control
 from flowgate.backends.proxy.haproxy_control import HAProxyFiles, ProcInfo
-from flowgate.backends.runtime.docker_engine import docker_reason
-from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
+from flowgate.errors import ConfigError, ReleaseFailed
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -283,25 +283,11 @@ def stop_haproxy(state_dir: Path, timeout: float = 10.0) -> bool:
 
 @contextlib.contextmanager
 def _connect(docker_host: str) -> Iterator[DockerClient]:
-    import docker.errors
-    import requests
-
-    environment = {**os.environ, "DOCKER_HOST": docker_host}  # keeps the TLS variables
+    unreachable = f"haproxy: cannot reach the proxy's Docker host {docker_host}"
+    client = open_client(docker_host, 30, unreachable)
     try:
-        client = docker.from_env(timeout=30, environment=environment)
-    except docker.errors.DockerException as err:
-        raise BackendUnreachable(
-            f"haproxy: cannot reach the proxy's Docker host {docker_host}: {docker_reason(err)}"
-        ) from err
-    try:
-        yield client
-    # The engine's own answers (APIError) are HTTP errors too: they come first.
-    except docker.errors.DockerException as err:
-        raise ReleaseFailed(f"haproxy: Docker host {docker_host}: {docker_reason(err)}") from err
-    except requests.RequestException as err:
-        raise BackendUnreachable(
-            f"haproxy: cannot reach the proxy's Docker host {docker_host}: {err}"
-        ) from err
+        with docker_errors(f"haproxy: Docker host {docker_host}", unreachable):
+            yield client
     finally:
         client.close()
 

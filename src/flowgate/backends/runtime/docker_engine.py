@@ -1,5 +1,6 @@
-"""What the `docker` and `swarm` runtimes share: the engine connection, its error mapping
-and a small thread pool helper, so both report an unreachable engine the same way.
+"""What the `docker` and `swarm` runtimes share: the engine connection and a small thread
+pool helper, so both report an unreachable engine the same way (the SDK client and its
+error mapping themselves live in flowgate.backends.docker_sdk, shared with the proxies).
 """
 
 from __future__ import annotations
@@ -7,11 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
+from flowgate.backends.docker_sdk import docker_errors, docker_reason, open_client
 from flowgate.config.keys import Key, parse_seconds
-from flowgate.errors import BackendUnreachable, FlowgateError, ReleaseFailed
+from flowgate.errors import BackendUnreachable
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -46,20 +48,14 @@ class EngineConnection:
         default = "unix:///var/run/docker.sock"
         return str(self.settings.get("host") or os.environ.get("DOCKER_HOST") or default)
 
-    def _unreachable(self, err: Exception) -> BackendUnreachable:
-        return BackendUnreachable(f"cannot reach the Docker engine at {self.url}: {err}")
+    @property
+    def _unreachable(self) -> str:
+        return f"cannot reach the Docker engine at {self.url}"
 
     def _connect(self, timeout: int) -> DockerClient:
-        import docker
-
-        try:
-            # from_env keeps DOCKER_TLS_VERIFY / DOCKER_CERT_PATH for a configured host too.
-            environment = {**os.environ, "DOCKER_HOST": self.url}
-            if self.settings.get("cert_path"):  # Docker Flow's --cert-path / FLOW_CERT_PATH
-                environment["DOCKER_CERT_PATH"] = str(self.settings.get("cert_path"))
-            return docker.from_env(timeout=timeout, environment=environment)
-        except docker.errors.DockerException as err:
-            raise self._unreachable(err) from err
+        # Docker Flow's --cert-path / FLOW_CERT_PATH, else Docker's own DOCKER_CERT_PATH.
+        cert_path = self.settings.get("cert_path")
+        return open_client(self.url, timeout, self._unreachable, cert_path=cert_path)
 
     @property
     def client(self) -> DockerClient:
@@ -78,27 +74,10 @@ class EngineConnection:
             client.ping()
             yield client
         except (docker.errors.DockerException, requests.RequestException) as err:
-            raise self._unreachable(err) from err
+            raise BackendUnreachable(f"{self._unreachable}: {docker_reason(err)}") from err
         finally:
             client.close()
 
-    @contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
+    def _errors(self, action: str) -> AbstractContextManager[None]:
         """Turn docker SDK errors into flowgate's: unreachable engine, or a failed step."""
-        import docker
-        import requests
-
-        try:
-            yield
-        except FlowgateError:
-            raise
-        except requests.ConnectionError as err:
-            raise self._unreachable(err) from err
-        except docker.errors.DockerException as err:
-            raise ReleaseFailed(f"docker: {action} failed: {docker_reason(err)}") from err
-
-
-def docker_reason(err: Exception) -> str:
-    """The first line of what the Docker engine or SDK said went wrong."""
-    text = str(getattr(err, "explanation", None) or err)
-    return text.splitlines()[0] if text else type(err).__name__
+        return docker_errors(f"docker: {action} failed", self._unreachable)

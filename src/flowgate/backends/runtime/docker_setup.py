@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flowgate.backends.runtime.docker_engine import docker_reason
+from flowgate.backends.docker_sdk import docker_reason
 from flowgate.backends.runtime.docker_options import create_options
 from flowgate.errors import ReleaseFailed
 
