@@ -205,3 +205,61 @@ def test_without_blue_green_the_target_runs_under_its_own_name(
     assert (config["Config"]["StopSignal"], config["Config"]["StopTimeout"]) == ("SIGINT", 7)
     assert config["Config"]["WorkingDir"] == "/tmp"
     assert config["HostConfig"]["ExtraHosts"] == ["books.example:10.9.8.7"]
+
+
+def compose_container(docker_client: Any, project: str, service: str, image: str, **kw: Any) -> Any:
+    """A container as docker-compose started it for Docker Flow: Compose's name and
+    labels, no flowgate label."""
+    labels = {
+        "com.docker.compose.project": project,
+        "com.docker.compose.service": service,
+        "com.docker.compose.container-number": "1",
+    }
+    return docker_client.containers.run(
+        image, name=f"{project}_{service}_1", labels=labels, detach=True, init=True, **kw
+    )
+
+
+def test_takes_over_a_service_docker_flow_deployed(
+    books: BooksProject, consul: ConsulTestServer, docker_client: Any
+) -> None:
+    """Docker Flow left blue running (docker-compose's containers) and its keys in
+    Consul: flowgate's first run deploys green beside it, switches, and stops Docker
+    Flow's blue; the side target it started is kept."""
+    from flowgate.testing.projects import remove_labelled
+
+    name, service = books.name, f"{books.name}-app"
+    network = docker_client.networks.create(f"{name}_default", driver="bridge")
+    try:
+        db = compose_container(docker_client, name, "db", "books-ms-db:1.0", network=network.name)
+        network.disconnect(db)
+        network.connect(db, aliases=["db"])  # Compose's service name resolves
+        blue = compose_container(
+            docker_client,
+            name,
+            "app-blue",
+            "books-ms:1.0",
+            network=network.name,
+            environment={"DB_HOST": "db", "FLOW_COLOR": "blue"},
+            ports={"8080/tcp": ("127.0.0.1", None)},
+        )
+        request = urllib.request.Request
+        for key, value in (("color", "blue"), ("scale", "1")):
+            put = request(
+                f"http://{consul.address}/v1/kv/docker-flow/{service}/{key}",
+                data=value.encode(),
+                method="PUT",
+            )
+            urllib.request.urlopen(put, timeout=5).close()
+        (books.folder / "docker-flow.yml").write_text(DOCKER_FLOW_YML)
+
+        flow(books, "-F", "deploy", "-F", "proxy", "-F", "stop-old", version="1.1")
+        assert books.answer() == GREEN_1_1
+        blue.reload()
+        db.reload()
+        assert (blue.status, db.status) == ("exited", "running")
+        names = containers(docker_client, name)
+        assert names[f"{name}_app-green_1"] == "running"
+        assert kv(consul, f"docker-flow/{service}/color") == "green"
+    finally:
+        remove_labelled(f"com.docker.compose.project={name}", f"{name}_")

@@ -16,6 +16,11 @@ from typing import TYPE_CHECKING, ClassVar
 from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Runtime
 from flowgate.backends.runtime import docker_health as health
+from flowgate.backends.runtime.docker_compose_names import (
+    compose_service,
+    plain_names,
+    published_port,
+)
 from flowgate.backends.runtime.docker_engine import STOP_TIMEOUT, EngineConnection, parallel
 from flowgate.backends.runtime.docker_options import SUPPORTED
 from flowgate.backends.runtime.docker_setup import (
@@ -75,6 +80,8 @@ class DockerRuntime(EngineConnection, Runtime):
 
     def _color(self, project: str, target: str, color: Color) -> list[Container]:
         found = self._find({"project": project, "target": target, "color": str(color)})
+        if not found:  # what docker-compose ran for Docker Flow, until flowgate replaces it
+            return compose_service(self.client, project, f"{target}-{color}")
         return sorted(found, key=lambda c: int(c.labels.get(f"{LABEL}index", "0") or 0))
 
     @property
@@ -102,7 +109,7 @@ class DockerRuntime(EngineConnection, Runtime):
             port = container.labels.get(f"{LABEL}port")
             if port is not None:
                 return port or None
-        return None
+        return published_port(containers)  # docker-compose's, from Docker Flow's time
 
     # -- networks and containers -----------------------------------------------------------
 
@@ -212,25 +219,11 @@ class DockerRuntime(EngineConnection, Runtime):
 
     def _names(self, spec: DeploySpec, indexes: list[int]) -> dict[int, str]:
         """`<project>_<target>-<color>_<n>`; with `color_names: false` (Docker Flow without
-        blue-green) Compose's `<project>_<target>_<n>`, numbered past every instance of
-        the target still there, so the new ones start beside the old ones."""
+        blue-green) Compose's `<project>_<target>_<n>` (see plain_names)."""
         if self.settings.get("color_names", True):
             return {i: f"{spec.project}_{spec.target}-{spec.color}_{i}" for i in indexes}
-        prefix = f"{spec.project}_{spec.target}_"
-        taken = {c.name for c in self._find({"project": spec.project, "target": spec.target})} | {
-            c.name for c in self._compose_named(prefix)
-        }
-        free = (n for n in range(1, len(taken) + len(indexes) + 2) if f"{prefix}{n}" not in taken)
-        return {i: f"{prefix}{next(free)}" for i in indexes}
-
-    def _compose_named(self, prefix: str) -> list[Container]:
-        """Containers named like Compose's instances of the target (docker-compose made
-        them for Docker Flow): their names are taken too."""
-        return [
-            c
-            for c in self.client.containers.list(all=True, filters={"name": prefix})
-            if c.name.startswith(prefix) and c.name[len(prefix) :].isdigit()
-        ]
+        mine = self._find({"project": spec.project, "target": spec.target})
+        return plain_names(self.client, spec.project, spec.target, mine, indexes)
 
     def _image_of(self, container: Container) -> str:
         """The image an instance runs: its tag while the tag still names those bits."""
