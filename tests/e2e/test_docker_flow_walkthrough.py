@@ -202,7 +202,8 @@ def test_without_blue_green_the_target_runs_under_its_own_name(
     }
     config = docker_client.containers.get(f"{books.name}_app_2").attrs
     assert config["HostConfig"]["Init"] is True
-    assert (config["Config"]["StopSignal"], config["Config"]["StopTimeout"]) == ("SIGINT", 7)
+    assert config["Config"]["StopSignal"] == "SIGINT"
+    assert config["Config"]["Labels"]["io.flowgate.stop-timeout"] == "7"  # stop_grace_period
     assert config["Config"]["WorkingDir"] == "/tmp"
     assert config["HostConfig"]["ExtraHosts"] == ["books.example:10.9.8.7"]
 
@@ -262,4 +263,6 @@ def test_takes_over_a_service_docker_flow_deployed(
         assert names[f"{name}_app-green_1"] == "running"
         assert kv(consul, f"docker-flow/{service}/color") == "green"
     finally:
-        remove_labelled(f"com.docker.compose.project={name}", f"{name}_")
+        # docker-compose's containers (no network: flowgate's still use it), then flowgate's.
+        remove_labelled(f"com.docker.compose.project={name}", f"{name}_no-such-network")
+        books.remove()

@@ -138,6 +138,10 @@ class DockerRuntime(EngineConnection, Runtime):
         for label, variable in (("color", "FLOWGATE_COLOR"), ("release", "FLOWGATE_RELEASE")):
             if f"{LABEL}{label}" in labels:
                 options["environment"][variable] = labels[f"{LABEL}{label}"]
+        # The SDK has no stop_timeout: Compose's stop_grace_period is kept as a label.
+        grace = options.pop("stop_timeout", None)
+        if grace is not None:
+            labels = {**labels, f"{LABEL}stop-timeout": str(grace)}
         aliases = [service.name]
         endpoint = self.client.api.create_endpoint_config(aliases=aliases)
         container = self.client.containers.create(
@@ -160,6 +164,9 @@ class DockerRuntime(EngineConnection, Runtime):
             self._use_init = False
             return self._run(name, image, service, labels, networks)
         return container
+
+    def _grace(self, container: Container) -> int:
+        return int(container.labels.get(f"{LABEL}stop-timeout") or self._stop_timeout())
 
     def _stop_timeout(self) -> int:
         return math.ceil(float(self.settings.get("stop_timeout", 10.0)))
@@ -272,13 +279,8 @@ class DockerRuntime(EngineConnection, Runtime):
     def stop(self, project: str, target: str, color: Color) -> None:
         with self._errors(f"stopping {target}-{color}"):
             running = [c for c in self._color(project, target, color) if c.status == "running"]
-            # A Compose `stop_grace_period` (the container's StopTimeout) wins.
-            parallel(
-                lambda c: c.stop(
-                    timeout=c.attrs["Config"].get("StopTimeout") or self._stop_timeout()
-                ),
-                running,
-            )
+            # A Compose `stop_grace_period` (kept as a label) wins over stop_timeout.
+            parallel(lambda c: c.stop(timeout=self._grace(c)), running)
 
     def remove(self, project: str, target: str, color: Color) -> None:
         with self._errors(f"removing {target}-{color}"):
