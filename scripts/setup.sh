@@ -37,6 +37,12 @@ need nginx nginx
 need wrk wrk
 need socat socat
 need docker-compose docker-compose
+# The local multi-node swarm (e2e/local-cluster.sh): network namespaces, veths, a bridge.
+need iproute2 ip
+need util-linux nsenter
+need iptables iptables
+# e2e/Vagrantfile cannot boot here (no VM provider), but its syntax is checked (ruby -c).
+need ruby ruby
 # The example images are FROM scratch: they need the static busybox, not the dynamic one.
 if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
     missing+=(busybox-static)
@@ -72,6 +78,7 @@ fi
 "$pybin" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
     || die "$pybin is older than Python 3.11 (set PYTHON=/path/to/python3.11)"
 
+# [test] brings the test tools: ruff, mypy, hypothesis (property tests), matplotlib.
 pip_args=(-e "${ROOT}[test]")
 for plugin in "$ROOT"/plugins/*/; do
     if [ -f "$plugin/pyproject.toml" ]; then

@@ -6,6 +6,7 @@ test how the gate runs pytest) and the real file registry.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -188,26 +189,56 @@ def test_gate_tests_the_new_color_and_post_tests_the_live_route(project: Path) -
     assert flow_color(context, Color.GREEN, "gate") == "green"
     assert flow_color(context, Color.BLUE, "post") == "live"
     report = project / "r.xml"
-    argv = pytest_argv(context, ["tests/a"], Color.BLUE, "gate", report)
-    assert argv[1:] == [
-        "-m",
-        "pytest",
-        "tests/a",
-        f"--junitxml={report}",
-        "--flow-target=app",
-        "--flow-color=new",
-        f"--flow-project-dir={project.resolve()}",
-    ]
+    argv = pytest_argv(context, ["tests/a"], report)
+    assert argv[1:] == ["-m", "pytest", "tests/a", f"--junitxml={report}"]
 
 
-def test_flags_reach_the_pytest_process_as_environment(project: Path) -> None:
-    context = context_of(project, service_path=["/api/v1/books"], compose_path="docker-compose.yml")
-    env = gate_env(context, project / "ids.json")
-    assert env["FLOW_SERVICE_PATH"] == "/api/v1/books"
-    assert env["FLOW_PROJECT"] == "gatetest"
-    assert env["FLOW_COMPOSE_PATH"] == "docker-compose.yml"
-    assert env["FLOWGATE_RESULT_FILE"] == str(project / "ids.json")
+def test_the_child_gets_one_variable_naming_the_release_document(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWGATE_TARGET", "other")  # the plugin's own, must not leak in
+    env = gate_env(project / "gate.release.json")
+    assert env["FLOWGATE_RELEASE_FILE"] == str(project / "gate.release.json")
+    assert "FLOWGATE_TARGET" not in env
+    assert "FLOWGATE_RESULT_FILE" not in env
     assert env["FLOWGATE_PLUGINS"] == "flowgate.testing.fakes"
+
+
+def test_a_service_path_with_a_comma_reaches_the_fixtures_as_one_path(project: Path) -> None:
+    """`--service-path /a,b` is one path (commas are legal in URL paths); the old env-var
+    hand-over split it in two."""
+    context = context_of(project, service_path=["/a,b"])
+    Engine(context).deploy()
+    path = suite(
+        project,
+        "paths",
+        "def test_paths(flow_context, flow_release):\n"
+        "    assert flow_context.settings.service_path == ['/a,b']\n"
+        "    assert flow_context.settings.sources['service_path'] == 'flag'\n"
+        "    assert flow_release.color == 'blue'\n",
+    )
+    context = context_of(project, service_path=["/a,b"])
+    result = run_gate(context=context, suites=[path], color=Color.BLUE, kind="gate")
+    assert (result.exit_code, result.passed) == (0, 1)
+    document = json.loads(
+        (project / ".flowgate" / "reports" / "r1" / "gate.release.json").read_text()
+    )
+    assert document["settings"]["service_path"] == ["/a,b"]
+    assert document["release"]["color"] == "blue"
+    assert document["flow_color"] == "new"
+
+
+def test_everything_the_gate_writes_is_owner_only(project: Path) -> None:
+    Engine(open_context(project)).deploy()
+    path = suite(project, "ok", PASSING)
+    run_gate(context=context_of(project), suites=[path], color=Color.BLUE, kind="gate")
+    state_dir = project / ".flowgate"
+    found = list(state_dir.rglob("*"))
+    assert any(p.name == "gate.xml" for p in found)
+    assert any(p.name == "gate.release.json" for p in found)
+    for item in [state_dir, *found]:
+        mode = item.stat().st_mode & 0o777
+        assert mode == (0o700 if item.is_dir() else 0o600), (item, oct(mode))
 
 
 FLOW_SUITE = """

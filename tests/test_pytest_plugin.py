@@ -30,7 +30,7 @@ from flowgate.pytest_plugin import DEFAULT_TIMEOUT, session_class
 pytest_plugins = ["pytester"]
 
 COMPOSE = "services:\n  app:\n    image: x\n    ports: ['8080']\n"
-ENV_VARS = ("FLOWGATE_TARGET", "FLOWGATE_COLOR", "FLOWGATE_PROJECT_DIR", "FLOWGATE_RESULT_FILE")
+ENV_VARS = ("FLOWGATE_TARGET", "FLOWGATE_COLOR", "FLOWGATE_PROJECT_DIR", "FLOWGATE_RELEASE_FILE")
 
 PREVIEW_PROXY = '''
 """Test double: the fake proxy, with its preview and public routes on a real local server."""
@@ -398,7 +398,17 @@ def test_failed_node_ids_are_written_for_the_gate(
     pytester: pytest.Pytester, project: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     out = tmp_path / "ids.json"
-    monkeypatch.setenv("FLOWGATE_RESULT_FILE", str(out))
+    document = {
+        "format": 1,
+        "project_dir": str(project),
+        "release": {},
+        "problem": "no flow fixture is used here",
+        "settings": {},
+        "result_file": str(out),
+        "parent_pid": None,  # in-process runs: never tie this test process to its parent
+    }
+    (tmp_path / "release.json").write_text(json.dumps(document))
+    monkeypatch.setenv("FLOWGATE_RELEASE_FILE", str(tmp_path / "release.json"))
     pytester.makepyfile(
         test_ids="""
         import pytest

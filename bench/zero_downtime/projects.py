@@ -64,12 +64,13 @@ def _clean_env() -> dict[str, str]:
 
 
 class FlowgateProject:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, extra: dict[str, object] | None = None) -> None:
         self.dir = workdir / "books-ms"
         self.name = "fgzd" + secrets.token_hex(3)
         self.proxy_port = free_port()
         self.events = workdir / "events.jsonl"
         self.flowgate = find_flowgate()
+        self.extra = extra or {}  # more flowgate.yml keys (runtime: swarm)
 
     @property
     def url(self) -> str:
@@ -86,6 +87,7 @@ class FlowgateProject:
             "proxy_port": self.proxy_port,
             "preview_port": free_port(),
             "health_timeout": 60,
+            **self.extra,
         }
         (self.dir / "flowgate.yml").write_text(yaml.safe_dump(settings, sort_keys=False))
 
@@ -117,6 +119,24 @@ class FlowgateProject:
 
     def cleanup(self) -> None:
         remove_project(self.name, self.dir)
+
+
+class LocalCluster:
+    """The 3-node swarm of e2e/local-cluster.sh (the one the test suite uses), with the
+    example images copied to every node; `down` removes it, leftovers of a killed run
+    included. Needs root; machine-global: run under the swarm lock where others share it."""
+
+    script = ROOT / "e2e" / "local-cluster.sh"
+    images = ("books-ms:1.0", "books-ms:1.1", "books-ms-db:1.0")
+
+    def run(self, *argv: str) -> None:
+        subprocess.run(["bash", str(self.script), *argv], check=True, timeout=300)
+
+    def up(self) -> None:
+        self.run("up", "2", *self.images)
+
+    def down(self) -> None:
+        self.run("down")
 
 
 class ComposeProject:

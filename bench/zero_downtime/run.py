@@ -38,7 +38,14 @@ from types import FrameType
 from figures import Outage, Step, Switch, attach_switch, measure_outage, measure_switch
 from load import Load, LoadShape, PhaseResult
 from plot import plot
-from projects import ROOT, ComposeProject, FlowgateProject, cleaning_up, wait_answering
+from projects import (
+    ROOT,
+    ComposeProject,
+    FlowgateProject,
+    LocalCluster,
+    cleaning_up,
+    wait_answering,
+)
 from report import (
     during_steps_line,
     loss_lines,
@@ -162,6 +169,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--compose-recreates", type=int, default=2)
     parser.add_argument("--no-compose", action="store_true", help="skip the compose comparison")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "bench" / "zero_downtime.png")
+    parser.add_argument(
+        "--swarm",
+        action="store_true",
+        help="runtime swarm on a 3-node swarm built by e2e/local-cluster.sh (needs root; "
+        "no compose comparison); books-ms runs 3 instances spread over the nodes",
+    )
     args = parser.parse_args()
     if args.releases < 3:
         parser.error("--releases must be at least 3")
@@ -173,14 +186,19 @@ def main() -> int:
     for tool in ("wrk", "haproxy", "docker"):
         if shutil.which(tool) is None:
             sys.exit(f"zero_downtime: `{tool}` not found: run scripts/setup.sh")
-    with_compose = not args.no_compose and shutil.which("docker-compose") is not None
+    with_compose = (
+        not args.no_compose and not args.swarm and shutil.which("docker-compose") is not None
+    )
     shape = LoadShape(args.threads, args.connections, args.delay_ms, args.recorder_pause)
     signal.signal(signal.SIGTERM, interrupted)
     workdir = Path(tempfile.mkdtemp(prefix="flowgate-zero-downtime-"))
-    flowgate = FlowgateProject(workdir)
+    cluster = LocalCluster() if args.swarm else None
+    flowgate = FlowgateProject(workdir, {"runtime": "swarm", "scale": 3} if cluster else None)
     compose = ComposeProject(workdir)
-    notes_before = machine_notes()
+    notes_before = machine_notes() + ("; 3-node swarm (e2e/local-cluster.sh)" if cluster else "")
     try:
+        if cluster:
+            cluster.up()
         flowgate.create()
         if not flowgate.run("release 1.0", ["release"], "1.0").ok:
             return 3
@@ -198,7 +216,12 @@ def main() -> int:
             except RuntimeError as err:  # the comparison failing must not hide flowgate's figures
                 print(f"zero_downtime: compose comparison failed: {err}", file=sys.stderr)
     finally:
-        cleaning_up(flowgate.cleanup, compose.cleanup, lambda: shutil.rmtree(workdir))
+        cleaning_up(
+            flowgate.cleanup,
+            compose.cleanup,
+            lambda: shutil.rmtree(workdir),
+            *([cluster.down] if cluster else []),
+        )
 
     nexts = [s.called for s in steps[1:]] + [measured.ended]
     measured_switches = (
@@ -232,7 +255,10 @@ def main() -> int:
     if composed:
         print("\ndocker-compose up -d recreating the service, straight to its published port:")
         print("\n".join(outage_lines(composed[2])))
-    plot(phases, args.plot, "books-ms under constant load: flowgate + HAProxy vs docker-compose")
+    title = "books-ms under constant load: flowgate + HAProxy " + (
+        "on a 3-node swarm" if cluster else "vs docker-compose"
+    )
+    plot(phases, args.plot, title)
     print(f"\nplot: {args.plot}")
     return 0 if flowgate_kept_everything(measured, steps, switches) else 1
 

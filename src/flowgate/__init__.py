@@ -2,9 +2,10 @@
 
 The public API for plugin authors: `hookimpl`, the error types and exit codes, the models,
 the backend base classes (`Runtime`, `Proxy`, `Registry` and what they exchange), `Key` (a
-configuration key a backend declares), and `Settings` / `load_settings` (what a backend
-receives, and how a plugin's tests build it). These are imported on first use, so
-`import flowgate` stays cheap for the CLI.
+configuration key a backend declares), `Settings` / `load_settings` (what a backend
+receives, and how a plugin's tests build it), and `private_dir` / `write_private`
+(owner-only folders and files, for what a backend keeps under `.flowgate/`). These are
+imported on first use, so `import flowgate` stays cheap for the CLI.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     )
     from flowgate.config.keys import Key
     from flowgate.config.settings import Settings, load_settings
+    from flowgate.files import private_dir, write_private
 
 __version__ = "0.1.0"
 
@@ -51,6 +53,8 @@ _LAZY = {
     "Key": "flowgate.config.keys",
     "Settings": "flowgate.config.settings",
     "load_settings": "flowgate.config.settings",
+    "private_dir": "flowgate.files",
+    "write_private": "flowgate.files",
 }
 
 __all__ = [
@@ -76,6 +80,8 @@ __all__ = [
     "__version__",
     "hookimpl",
     "load_settings",
+    "private_dir",
+    "write_private",
 ]
 
 

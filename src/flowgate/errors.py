@@ -28,8 +28,16 @@ class FlowgateError(Exception):
     exit_code: ExitCode = ExitCode.INTERNAL
 
 
+def one_line(text: str) -> str:
+    """`text` with control and other unprintable characters escaped, as repr() would."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 class UsageError(FlowgateError):
     exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 class ConfigError(FlowgateError):
@@ -39,7 +47,8 @@ class ConfigError(FlowgateError):
 
     def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
         prefix = ": ".join(part for part in (source, key) if part)
-        super().__init__(f"{prefix}: {message}" if prefix else message)
+        # One line whatever a hostile file holds: a key named "\n" is shown escaped.
+        super().__init__(one_line(f"{prefix}: {message}" if prefix else message))
         self.source = source
         self.key = key
 

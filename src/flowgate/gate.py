@@ -1,10 +1,12 @@
 """The built-in test gate: runs the team's pytest suites against a color, out of process.
 
 pytest runs in its own process so a suite can neither crash nor slow down flowgate, and so
-its plugins, conftest files and `sys.modules` stay its own. flowgate's pytest plugin in
-that process opens the same project (same target, color, project name and Compose file)
-and hands the tests the color's endpoints. Any pytest exit code other than 0 closes the
-gate, 5 ("no tests collected") included: an empty gate proves nothing.
+its plugins, conftest files and `sys.modules` stay its own. It receives the release under
+test as one JSON document (flowgate.release_doc), named by FLOWGATE_RELEASE_FILE, which
+flowgate's pytest plugin in that process reads to hand the tests the color's endpoints;
+the plugin also ties the process to flowgate's, so it dies with it, even on SIGKILL.
+Any pytest exit code other than 0 closes the gate, 5 ("no tests collected") included:
+an empty gate proves nothing.
 """
 
 from __future__ import annotations
@@ -18,21 +20,22 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from flowgate import hookimpl
-from flowgate.config.keys import CORE_KEYS
 from flowgate.engine.context import ReleaseContext
+from flowgate.files import make_private, private_dir
 from flowgate.gate_report import read_failed_ids, read_junit
 from flowgate.models import Color, TestResult
-from flowgate.plugins import BackendCatalog, extra_config_keys
+from flowgate.release_doc import RELEASE_FILE_ENV, release_document, write_document
 
 #: The exit code of a gate whose pytest was killed because the release ran out of time.
 TIMED_OUT = -1
 #: Seconds pytest gets to stop after SIGTERM before it is killed.
 KILL_GRACE = 3.0
-#: Environment variable naming the JSON file the pytest plugin writes failed node ids to.
-RESULT_FILE_ENV = "FLOWGATE_RESULT_FILE"
+#: Variables of the pytest plugin's own that must not leak from flowgate's environment
+#: into a gate (the release document says everything).
+PLUGIN_ENV = ("FLOWGATE_TARGET", "FLOWGATE_COLOR", "FLOWGATE_PROJECT_DIR", "FLOWGATE_RESULT_FILE")
 
 
 def report_path(context: ReleaseContext, kind: str) -> Path:
@@ -50,42 +53,17 @@ def flow_color(context: ReleaseContext, color: Color, kind: str) -> str:
     return "new" if color == context.state.new_color else str(color)
 
 
-def pytest_argv(
-    context: ReleaseContext, suites: list[str], color: Color, kind: str, report: Path
-) -> list[str]:
+def pytest_argv(context: ReleaseContext, suites: list[str], report: Path) -> list[str]:
     argv = [sys.executable, "-m", "pytest", *suites, f"--junitxml={report}"]
-    argv += [
-        f"--flow-target={context.target}",
-        f"--flow-color={flow_color(context, color, kind)}",
-        f"--flow-project-dir={context.project_dir.resolve()}",
-    ]
     if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
         argv += ["-p", "flowgate.pytest_plugin"]  # entry points are off: load it by name
-    return argv + shlex.split(context.settings.pytest_args or "")
+    return argv + shlex.split(context.settings.pytest_args)
 
 
-def _env_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ",".join(str(item) for item in value)
-    return str(value)
-
-
-def gate_env(context: ReleaseContext, result_file: Path) -> dict[str, str]:
-    """os.environ plus what makes the plugin open exactly this project: the project name,
-    the Compose file, and every setting given as a command-line flag (flags do not
-    reach a child process any other way)."""
-    env = dict(os.environ)
-    settings = context.settings
-    keys = extra_config_keys(context.pm, BackendCatalog.collect(context.pm))
-    for key in (*CORE_KEYS, *keys):
-        value = settings.get(key.name)
-        if settings.sources.get(key.name) in ("flag", "override") and value not in (None, ""):
-            env[key.env_var] = _env_text(value)
-    env["FLOW_PROJECT"] = context.project
-    env["FLOW_COMPOSE_PATH"] = str(settings.compose_path)
-    env[RESULT_FILE_ENV] = str(result_file)
+def gate_env(release_file: Path) -> dict[str, str]:
+    """os.environ plus the one variable naming the release document."""
+    env = {k: v for k, v in os.environ.items() if k not in PLUGIN_ENV}
+    env[RELEASE_FILE_ENV] = str(release_file)
     return env
 
 
@@ -152,17 +130,22 @@ def run_pytest(
 @hookimpl(trylast=True)
 def run_gate(context: ReleaseContext, suites: list[str], color: Color, kind: str) -> TestResult:
     report = report_path(context, kind)
-    report.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(report.parent)
     result_file = report.with_suffix(".failed.json")
-    for stale in (report, result_file):
+    release_file = report.with_suffix(".release.json")
+    for stale in (report, result_file, release_file):
         stale.unlink(missing_ok=True)
+    document = release_document(context, color, flow_color(context, color, kind), kind, result_file)
+    write_document(release_file, document)
     code = run_pytest(
-        pytest_argv(context, suites, color, kind, report),
+        pytest_argv(context, suites, report),
         context.project_dir.resolve(),
-        gate_env(context, result_file),
+        gate_env(release_file),
         context.remaining(),
         echo=context.echo_test_output,
     )
+    for written in (report, result_file):
+        make_private(written)
     failed_ids = read_failed_ids(result_file)
     counts = read_junit(report)
     return dataclasses.replace(

@@ -65,7 +65,8 @@ def deploy(context: ReleaseContext, color: Color, count: int) -> list[Instance]:
 def scale(context: ReleaseContext, color: Color, count: int) -> list[Instance]:  # type: ignore[empty-body]
     """Bring `color` to `count` healthy instances and return them. First non-None wins.
 
-    The built-in calls the runtime backend's `scale`.
+    The built-in calls the runtime backend's `scale` and registers the instances with the
+    registry.
     """
 
 
@@ -82,7 +83,7 @@ def reconfigure_proxy(  # type: ignore[empty-body]
     `preview_color` (either may be None). First non-None result wins.
 
     `live` and `preview` are those colors' running instances as the engine knows them:
-    what the `deploy`, `scale` or `start` hook returned in this command, else what the
+    what the `deploy`, `scale` or `start` hook returned in this verb, else what the
     `instances` hook answers. `live_limit`, when not None, serves only that many live
     instances (the lowest indexes): scaling down takes instances out of the proxy before
     stopping them.
@@ -140,6 +141,19 @@ def remove(context: ReleaseContext, color: Color) -> bool:  # type: ignore[empty
     closed gate, a failed deploy or switch, failed post-promotion tests. The proxy no longer
     routes to it. The built-in deregisters the instances and calls the runtime backend's
     `remove`.
+    """
+
+
+@hookspec(firstresult=True)
+def proxy_serves(context: ReleaseContext) -> dict[str, Any] | None:
+    """Say whether the proxy really serves the live color's public route. First non-None
+    result wins; None means nobody can tell (`proxy: none`).
+
+    Called by `status` (the `proxy` field), never by a verb that changes anything. Returns
+    {"url": str, "serving": bool, "status": int | None, "error": str | None}. The built-in
+    sends one GET to the proxy backend's `public_url` for the live release's route (its
+    first domain as Host): any answer but 502/503/504 counts as serving; a refused or
+    timed-out connection does not.
     """
 
 

@@ -41,18 +41,24 @@ class Instance:
     healthy: bool
     color: Color | None = None
     id: str = ""
+    node: str = ""  # the swarm node it runs on (its address); "" on a single engine
+    image: str = ""  # the image id the instance runs (sha256:...), "" when unknown
+    release: str = ""  # the release that started it (its io.flowgate.release label)
 
     @property
     def running(self) -> bool:
         return self.state == "running"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "address": self.address,
             "state": self.state,
             "healthy": self.healthy,
         }
+        if self.node:
+            data["node"] = self.node
+        return data
 
 
 @dataclass
@@ -126,6 +132,13 @@ class Release:
     ended: str | None = None
     previous_color: Color | None = None
     kind: str = "release"  # "release", or "rollback" for a switch back to the previous color
+    #: The public route it serves once live: {"paths": [...], "domains": [...]}.
+    route: dict[str, Any] | None = None
+    #: What brings it back when its containers are gone (engine/wayback.py): the image
+    #: ids its instances ran, the resolved service definition, the scale.
+    restore: dict[str, Any] | None = None
+    #: For a rollback: the release whose record it brought back.
+    restores: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -136,10 +149,17 @@ class Release:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Release:
+        """Raises ValueError naming the key when a stored record is damaged."""
+        from flowgate.records import check_release
+
+        check_release(data)
         data = dict(data)
         data["color"] = Color(data["color"]) if data.get("color") else None
         data["state"] = ReleaseState(data.get("state", "running"))
-        data["steps"] = [Step(**s) for s in data.get("steps", [])]
+        step_names = {f.name for f in dataclasses.fields(Step)}
+        data["steps"] = [
+            Step(**{k: v for k, v in s.items() if k in step_names}) for s in data.get("steps", [])
+        ]
         for key in ("tests", "post_tests"):
             if data.get(key):
                 data[key] = TestResult.from_dict(data[key])
@@ -189,13 +209,15 @@ class TargetState:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], version: int = 0) -> TargetState:
-        """Raises ValueError naming the key when a stored state is damaged."""
-        if not isinstance(data.get("service"), str):
-            raise ValueError("service: missing")
+    def from_dict(
+        cls, data: dict[str, Any], version: int = 0, service: str | None = None
+    ) -> TargetState:
+        """Raises ValueError naming the key when a stored state is damaged or out of range
+        (a scale outside 1..MAX_SCALE, an unknown color, another service's state)."""
+        from flowgate.records import check_state
+
+        check_state(data, service)
         scale = data.get("scale")
-        if scale is not None and (not isinstance(scale, int) or isinstance(scale, bool)):
-            raise ValueError(f"scale: expected a number, got {scale!r}")
         return cls(
             service=data["service"],
             live_color=_stored_color(data, "live_color"),

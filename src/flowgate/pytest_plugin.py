@@ -6,6 +6,11 @@
 gives tests the fixtures `flow_release`, `flow_endpoints`, `flow_url`, `flow_http`,
 `flow_hosts`, `flow_context` and the per-instance `flow_instance`.
 
+Under `flowgate release` / `test` the suite's pytest gets the release as one JSON document
+named by FLOWGATE_RELEASE_FILE (see flowgate.release_doc) instead: it wins over the
+options, and the process is tied to flowgate's so that it dies with it, even when
+flowgate is killed with SIGKILL.
+
 pytest loads this plugin into every test run on the machine (entry point `pytest11`), so
 it must cost nothing when unused: only pytest and the standard library are imported here,
 and the project is opened (flowgate, Docker SDK, requests, testinfra) only when a
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -44,7 +50,9 @@ FLOW_FIXTURES = frozenset(
 )
 #: (connect, read) seconds for `flow_http` requests that name no timeout.
 DEFAULT_TIMEOUT = (3.05, 10.0)
-RESULT_FILE_ENV = "FLOWGATE_RESULT_FILE"
+#: Names the release document a gate's pytest receives (flowgate.release_doc).
+RELEASE_FILE_ENV = "FLOWGATE_RELEASE_FILE"
+PR_SET_PDEATHSIG = 1
 
 
 class FlowUsageError(Exception):
@@ -129,13 +137,66 @@ def flow_options(config: pytest.Config) -> FlowOptions:
     return FlowOptions(target, color, (base / raw_dir).resolve())
 
 
+_DOCUMENT = pytest.StashKey["dict[str, Any]"]()
+
+
+def release_document(config: pytest.Config) -> dict[str, Any] | None:
+    """The release document of a gate run, None when pytest was started by hand."""
+    return config.stash.get(_DOCUMENT, None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    path = os.environ.get(RESULT_FILE_ENV)
-    if path:
-        config.pluginmanager.register(FailedIds(Path(path)), "flowgate-failed-ids")
+    path = os.environ.get(RELEASE_FILE_ENV)
+    if not path:
+        return
+    from flowgate.release_doc import read_document
+
+    try:
+        document = read_document(path)
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
+    config.stash[_DOCUMENT] = document
+    die_with_parent(document.get("parent_pid"))
+    if document.get("result_file"):
+        config.pluginmanager.register(
+            FailedIds(Path(document["result_file"])), "flowgate-failed-ids"
+        )
+
+
+def die_with_parent(parent_pid: Any) -> None:
+    """End this pytest and everything in its process group when flowgate ends, however
+    it ends: the kernel sends SIGTERM when the parent dies (PR_SET_PDEATHSIG, which a
+    SIGKILL of the parent triggers too), and SIGTERM kills the whole group at once.
+    (The kernel ties this to the parent *thread* that started pytest: the gate waits for
+    pytest in that thread, so it outlives the run.)"""
+    import ctypes
+
+    if not isinstance(parent_pid, int) or isinstance(parent_pid, bool):
+        return
+
+    def on_term(signum: int, frame: Any) -> None:
+        if os.getpgrp() == os.getpid():  # the gate starts pytest as a group leader
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the check below still covers a dead parent
+        pass
+    if os.getppid() != parent_pid:  # the parent died before the prctl above
+        on_term(signal.SIGTERM, None)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
+    document = release_document(config)
+    if document is not None:
+        release = document["release"]
+        return (
+            f"flowgate: target {release.get('target')}, color {release.get('color')} "
+            f"({document.get('flow_color')}), project {document['project_dir']}"
+        )
     try:
         options = flow_options(config)
     except FlowUsageError:
@@ -157,8 +218,12 @@ def open_flow(config: pytest.Config) -> FlowRelease:
     """Resolve the color under test once per session (a failure is remembered too)."""
     known = config.stash.get(_FLOW, None)
     if known is None:
+        document = release_document(config)
         try:
-            known = resolve(config, flow_options(config))
+            if document is not None:
+                known = from_document(document)
+            else:
+                known = resolve(config, flow_options(config))
         except FlowUsageError as err:
             known = err
         config.stash[_FLOW] = known
@@ -175,68 +240,76 @@ def resolve(config: pytest.Config, options: FlowOptions) -> FlowRelease:
         )
     from flowgate.engine.workspace import open_context
     from flowgate.errors import FlowgateError
+    from flowgate.release_doc import DescribeError, describe
 
     try:
         context = open_context(options.project_dir, flags={"target": options.target})
         config.stash[_CONTEXT] = context
-        return describe(context, options.color)
+        return release_from_mapping(describe(context, options.color))
+    except DescribeError as err:
+        raise FlowUsageError(str(err)) from err
     except FlowgateError as err:
         raise FlowUsageError(f"flowgate: {err}") from err
 
 
-def describe(context: ReleaseContext, wanted: str) -> FlowRelease:
-    """Which color `wanted` names now, its running instances and how to reach them."""
-    from flowgate.engine.steps import build_route, running
-    from flowgate.models import Color
+def from_document(document: dict[str, Any]) -> FlowRelease:
+    """The release a gate described; its own problem (no new color...) as a usage error."""
+    if document.get("problem"):
+        raise FlowUsageError(str(document["problem"]))
+    try:
+        return release_from_mapping(document["release"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise FlowUsageError(f"{RELEASE_FILE_ENV}: damaged release document ({err})") from err
 
-    state, target = context.state, context.target
-    live, new = state.live_color, state.new_color
-    if wanted == "new":
-        if new is None:
-            raise FlowUsageError(
-                f"no new color of {target} is deployed: run `flowgate deploy` first"
-            )
-        color = new
-    elif wanted == "live":
-        if live is None:
-            raise FlowUsageError(f"no color of {target} is live yet: promote a release first")
-        color = live
-    else:
-        color = Color(wanted)
-    instances = running(context, color)
-    if not instances:
-        raise FlowUsageError(f"{context.service_name} has no running {color} instance")
-    route = build_route(context, live, new if new and running(context, new) else None)
-    url, headers = None, {}
-    if color == new:
-        url, headers = context.proxy.preview_url(route), context.proxy.preview_headers(route)
-    elif color == live:
-        url = context.proxy.public_url(route)
-    releases = context.registry.releases(context.service_name)
+
+def release_from_mapping(data: dict[str, Any]) -> FlowRelease:
+    """A FlowRelease from `flowgate.release_doc.describe`'s mapping."""
+    from flowgate.models import Color, Instance
+
+    def color(value: Any) -> Color | None:
+        return Color(value) if value else None
+
+    instances = tuple(
+        Instance(
+            name=str(item["name"]),
+            address=str(item["address"]),
+            state=str(item["state"]),
+            healthy=bool(item["healthy"]),
+            color=color(item.get("color")),
+            id=str(item.get("id") or ""),
+        )
+        for item in data["instances"]
+    )
+    chosen = color(data["color"])
+    assert chosen is not None
     return FlowRelease(
-        project=context.project,
-        target=target,
-        color=color,
-        live_color=live,
-        new_color=new,
-        release_id=next((r.id for r in releases if r.color == color), None),
+        project=str(data["project"]),
+        target=str(data["target"]),
+        color=chosen,
+        live_color=color(data.get("live_color")),
+        new_color=color(data.get("new_color")),
+        release_id=data.get("release_id"),
         instances=instances,
-        url=base_url(url, route.paths) if url else f"http://{instances[0].address}",
-        headers=dict(headers) if url else {},
+        url=str(data["url"]),
+        headers={str(k): str(v) for k, v in (data.get("headers") or {}).items()},
     )
 
 
-def base_url(url: str, service_paths: tuple[str, ...]) -> str:
-    """The proxy's URL without the service path it may end in (HAProxy's names the
-    route's first path), so suites use the service's own absolute paths through any
-    proxy and directly against an instance alike."""
-    from urllib.parse import urlsplit
+def open_document_context(config: pytest.Config, document: dict[str, Any]) -> ReleaseContext:
+    """The project as the gate's flowgate saw it: its settings, every one, as flags."""
+    from flowgate.engine.workspace import open_context
+    from flowgate.errors import FlowgateError
 
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    if path and path in {p.rstrip("/") for p in service_paths}:
-        return f"{parts.scheme}://{parts.netloc}"
-    return url.rstrip("/")
+    try:
+        return open_context(Path(document["project_dir"]), flags=document["settings"])
+    except FlowgateError as err:
+        raise FlowUsageError(f"flowgate: {err}") from err
+
+
+def base_url(url: str, service_paths: tuple[str, ...]) -> str:
+    from flowgate.release_doc import base_url as strip
+
+    return strip(url, service_paths)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -281,7 +354,16 @@ def flow_release(request: pytest.FixtureRequest) -> FlowRelease:
 def flow_context(request: pytest.FixtureRequest) -> ReleaseContext:
     """The opened flowgate project, for tests that need a backend directly."""
     _flow(request)
-    return request.config.stash[_CONTEXT]
+    context = request.config.stash.get(_CONTEXT, None)
+    if context is None:
+        document = release_document(request.config)
+        assert document is not None  # otherwise _flow opened the project
+        try:
+            context = open_document_context(request.config, document)
+        except FlowUsageError as err:
+            pytest.fail(str(err), pytrace=False)
+        request.config.stash[_CONTEXT] = context
+    return context
 
 
 @pytest.fixture(scope="session")

@@ -127,7 +127,7 @@ def test_nothing_to_roll_back_is_always_a_usage_error(
     run(capsys, "promote", "-q")
     assert run(capsys, "rollback", "-q")[:3:2] == (
         2,
-        "flowgate: error: nothing to roll back: green never held a release\n",
+        "flowgate: error: nothing to roll back to: no release was live before the current one\n",
     )
 
 

@@ -4,6 +4,7 @@ test server, plus the places where flowgate deliberately does better."""
 
 from __future__ import annotations
 
+import pytest
 from flow_project import Flow
 
 SERVICE = "books-ms-app"
@@ -221,3 +222,18 @@ def _calls(flow: Flow) -> list[list[object]]:
     from flowgate.testing.fakes import fake_state
 
     return list(fake_state(flow.folder, "runtime").load().get("calls", []))
+
+
+def test_docker_flow_yml_alone_with_an_unknown_key_and_go_spellings(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (flow.folder / "flowgate.yml").unlink()
+    monkeypatch.setenv("FLOWGATE_RUNTIME", "fake")
+    monkeypatch.setenv("FLOWGATE_DRAIN_TIMEOUT", "0")
+    (flow.folder / "docker-flow.yml").write_text(
+        "target: app\nblue_green: t\nservice_path: [/demo]\nskip_pull_target: true\n"
+    )
+    code, _, err = flow("-F", "deploy", "-F", "proxy")
+    assert code == 0, err
+    assert "unknown key 'skip_pull_target' ignored" in err
+    assert flow.sent()[-1]["serviceColor"] == "blue"

@@ -213,8 +213,11 @@ def test_two_concurrent_releases_one_proceeds_the_other_exits_8(
     seen = []
     for line in first.stderr:  # the lock is taken before the deploy step starts
         seen.append(line)
-        if "deploy" in line:
+        if line.split()[1:2] == ["deploy"]:  # "  ✓ deploy  3.1s"
             break
+    # If the first ended instead (a failed start-up check on a loaded machine), the second
+    # would find the lock free and run a whole release: say so now, not after a timeout.
+    assert first.poll() is None, f"the first release ended early:\n{''.join(seen)}"
     second = subprocess.run(
         [flowgate, "release", "--no-color"], capture_output=True, text=True, timeout=60
     )

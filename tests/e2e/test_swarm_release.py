@@ -46,7 +46,7 @@ def test_release_cycle_on_swarm_through_haproxy_loses_no_request(
     project.cli("promote")
     assert project.answer(project.public) == BLUE_1_0
     names = {s.name for s in docker_client.services.list(filters={"name": project.name})}
-    assert names == {f"{project.name}_app-blue", f"{project.name}_db"}
+    assert names == {f"{project.name}_app-blue-1", f"{project.name}_db"}
 
     url = project.url()
     with TrafficRecorder(url, label=version_and_color) as traffic:
@@ -82,7 +82,8 @@ def test_release_cycle_on_swarm_through_haproxy_loses_no_request(
         traffic.wait_answers(scaled, count=60)
         assert set(traffic.answers(since=scaled)) == {BLUE_1_0}
 
-        # Down again: HAProxy drops the highest slots first, and swarm removes those.
+        # Down again: HAProxy drops the highest slots first, and the runtime removes exactly
+        # those instance services.
         project.cli("scale", "-2")
         shrunk = time.monotonic()
         [kept] = project.status()["colors"]["blue"]["instances"]

@@ -21,8 +21,9 @@ from flowgate.config.scale import parse_scale
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.recorder import new_release_id, save_state, start_release
 from flowgate.engine.runner import Engine
+from flowgate.engine.status import target_status
 from flowgate.engine.workspace import open_context
-from flowgate.errors import GateFailed, ReleaseFailed
+from flowgate.errors import FlowgateError, GateFailed, ReleaseFailed
 from flowgate.models import Color, Instance, ReleaseState, TestResult
 from flowgate.plugins import make_plugin_manager
 
@@ -171,6 +172,11 @@ class Elsewhere:
         return True
 
     @hookimpl(tryfirst=True)
+    def proxy_serves(self, context: ReleaseContext) -> dict[str, Any]:
+        live = context.state.live_color
+        return {"url": "memory://", "serving": live is not None, "status": None, "error": None}
+
+    @hookimpl(tryfirst=True)
     def drain(self, color: Color, instances: list[Instance]) -> bool:
         self.calls.append(f"drain {color} {len(instances)}")
         return True
@@ -289,6 +295,14 @@ def test_every_verb_runs_on_the_plugin_alone(engine: Make, elsewhere: Elsewhere)
     assert aborted is not None and aborted.state is ReleaseState.ABORTED
     assert since(elsewhere, mark)[-2:] == ["route green - 2", "remove blue"]
     assert Color.BLUE not in elsewhere.colors
+
+    shown = target_status(engine().ctx)  # `status` asks the plugin too
+    assert shown["colors"]["green"]["state"] == "live"
+    assert [i["address"] for i in shown["colors"]["green"]["instances"]] == [
+        i.address for i in elsewhere.colors[Color.GREEN]
+    ]
+    assert shown["colors"]["blue"] == {"state": "absent", "instances": []}
+    assert shown["proxy"]["url"] == "memory://" and shown["state_disagrees"] is None
     assert TOUCHED == []
 
 
@@ -344,4 +358,26 @@ def test_recovery_after_a_crash_goes_through_the_plugin(engine: Make, elsewhere:
     mark = len(elsewhere.calls)
     assert engine().abort() is not None
     assert since(elsewhere, mark) == ["route green blue 1", "route green - 1", "remove blue"]
+    assert TOUCHED == []
+
+
+@pytest.mark.parametrize("hook", ["pick_color", "deploy", "instances", "reconfigure_proxy"])
+def test_a_step_nobody_answers_fails_loudly(engine: Make, tmp_path: Path, hook: str) -> None:
+    """Without the built-in steps, a hook the plugin does not answer is an error naming it,
+    never a step silently skipped."""
+    engine().deploy()
+    engine().promote()  # blue live: the next deploy asks for its instances
+
+    class Silent(Elsewhere):
+        pass
+
+    setattr(Silent, hook, hookimpl(tryfirst=True)(lambda self: None))
+    pm = make_plugin_manager(load_entry_points=False)
+    pm.unregister(name="flowgate.engine.steps")
+    pm.register(Backends())
+    pm.register(Silent())
+    subject = Engine(open_context(tmp_path, {}, env={}, pm=pm))
+    with pytest.raises(FlowgateError, match=f"^no plugin answered the {hook} hook$"):
+        subject.deploy()
+    assert subject.ctx.registry.releases("far-app")[0].outcome == "failed"
     assert TOUCHED == []

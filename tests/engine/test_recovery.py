@@ -188,3 +188,21 @@ def test_a_promote_that_died_in_its_switch_is_put_back_and_can_be_promoted_again
     promoted = engine().promote()
     assert promoted is not None and promoted.state is ReleaseState.LIVE
     assert fakes("proxy")["routes"]["books-app"]["live_color"] == "green"
+
+
+def test_recover_alone_recovers_a_dead_release_once(engine: Make, fakes: Fakes) -> None:
+    engine().deploy()
+    engine().promote()
+    engine().deploy()
+    dying = engine()
+    release = current_release(dying.ctx)
+    assert release is not None
+    transition(dying.ctx, release, ReleaseState.RUNNING)  # died in promote's switch
+    dying.ctx.proxy.apply(build_route(dying.ctx, Color.GREEN, None))
+    recovered = engine().recover()
+    assert recovered is not None and recovered.id == release.id
+    assert recovered.state is ReleaseState.INTERRUPTED
+    served = fakes("proxy")["routes"]["books-app"]
+    assert (served["live_color"], served["preview_color"]) == ("blue", "green")
+    assert engine().recover() is None  # nothing left to recover
+    assert engine().ctx.state.new_color is Color.GREEN  # and nothing else changed

@@ -14,6 +14,7 @@ from flowgate.config.scale import parse_scale
 from flowgate.engine.recorder import new_release_id, save_state, start_release
 from flowgate.engine.runner import Engine
 from flowgate.engine.status import target_status
+from flowgate.engine.workspace import open_context
 from flowgate.errors import (
     FlowgateError,
     GateFailed,
@@ -218,7 +219,7 @@ def test_rollback_without_a_previous_color_is_refused(engine: Make, project: Pat
         engine().rollback()
     engine().deploy()
     engine().promote()
-    with pytest.raises(UsageError, match="nothing to roll back: green never held a release"):
+    with pytest.raises(UsageError, match="nothing to roll back to: no release was live before"):
         engine().rollback()
     engine().deploy()
     engine().promote()
@@ -226,7 +227,12 @@ def test_rollback_without_a_previous_color_is_refused(engine: Make, project: Pat
     data = store.load()
     data["containers"].pop("books_app-blue")  # removed by hand
     store.save(data)
-    with pytest.raises(UsageError, match="cannot roll back: blue has no instances left"):
+    # Re-created from its record (engine/wayback.py) unless the record cannot do it.
+    registry = engine().ctx.registry
+    first = registry.releases("books-app")[-1]
+    first.restore = None  # recorded before flowgate kept image ids
+    registry.save_release(first)
+    with pytest.raises(UsageError, match="blue no longer holds it and its record has nothing"):
         engine().rollback()
 
 
@@ -249,21 +255,30 @@ def test_an_unpromoted_color_can_neither_be_stopped_as_old_nor_rolled_back_to(
     assert route(fakes)["live_color"] == "green"
     assert engine().ctx.state.new_color is Color.BLUE
     engine().abort()
-    with pytest.raises(UsageError, match=r"the last release on blue \(.*aborted\) was never live"):
-        engine().rollback()
-    assert route(fakes)["live_color"] == "green"
+    # The untested deploy is gone; the release live before it is re-created from its
+    # record (issue 12: an abort never leaves the team without a rollback).
+    first = engine().ctx.registry.releases("books-app")[-1]
+    back = engine().rollback()
+    assert back.restores == first.id and back.color is Color.BLUE
+    assert route(fakes)["live_color"] == "blue"
+    blue = fakes("runtime")["containers"]["books_app-blue"]
+    assert [r["release"] for r in blue] == [back.id]
 
 
-def test_a_color_that_failed_its_gate_is_no_rollback_target(engine: Make, fakes: Fakes) -> None:
-    engine().deploy()
+def test_a_failed_gate_leaves_the_way_back(engine: Make, fakes: Fakes) -> None:
+    """The failed release replaced blue's warm copy; rollback re-creates the release that
+    was live on blue from its record, never the release that failed its gate."""
+    first = engine().deploy()
     engine().promote()
     engine().deploy()
     engine().promote()
     with pytest.raises(GateFailed):
         with_gate(engine(), Gate(1, ["t::x"])).release(["tests"], [])
-    with pytest.raises(UsageError, match=r"on blue \(.*, gate-failed\) was never live"):
-        engine().rollback()
-    assert route(fakes)["live_color"] == "green"
+    assert "books_app-blue" not in fakes("runtime")["containers"]
+    back = engine().rollback()
+    assert back.restores == first.id
+    assert route(fakes)["live_color"] == "blue"
+    assert states(fakes) == {"blue": ["running"], "green": ["exited"]}
 
 
 def test_rollback_then_rollback_again_swaps_back(engine: Make, fakes: Fakes) -> None:
@@ -547,3 +562,57 @@ def test_a_deploy_that_fails_before_touching_anything_keeps_the_deployed_release
     assert engine().ctx.registry.releases("books-app")[0].outcome == "failed"
     promoted = engine(tests=["tests"]).promote()
     assert promoted is not None and promoted.id == deployed
+
+
+def test_open_context_reads_only_the_config_files_it_is_given(project: Path) -> None:
+    """`flow` resolves docker-flow.yml itself, by Docker Flow's rules."""
+    (project / "docker-flow.yml").write_text("pull_side_targets: true\n")
+    assert open_context(project, {}, env={}).settings.pull_side_targets is True
+    only_ours = open_context(project, {}, env={}, files=("flowgate.yml",))
+    assert only_ours.settings.pull_side_targets is False
+
+
+def test_each_transition_is_saved_before_the_action_it_leads_to(engine: Make) -> None:
+    """What the registry holds when stop_old, drain and remove start (docs/engine.md)."""
+    seen: list[tuple[str, str]] = []
+
+    class Spy:
+        def _saw(self, hook: str, context: Any) -> None:
+            current = context.state.release_id
+            stored = next(r for r in context.registry.releases("books-app") if r.id == current)
+            seen.append((hook, str(stored.state)))
+
+        @hookimpl(tryfirst=True)
+        def stop_old(self, context: Any) -> None:
+            self._saw("stop_old", context)
+
+        @hookimpl(tryfirst=True)
+        def drain(self, context: Any) -> None:
+            self._saw("drain", context)
+
+        @hookimpl(tryfirst=True)
+        def remove(self, context: Any) -> None:
+            self._saw("remove", context)
+
+    def spied(**flags: Any) -> Engine:
+        subject = engine(**flags)
+        subject.ctx.pm.register(Spy())
+        return subject
+
+    spied().deploy()
+    spied().promote()
+    with pytest.raises(GateFailed):
+        with_gate(spied(), Gate(1, ["t::x"])).release(["tests"], [])
+    with pytest.raises(ReleaseFailed, match="switched back"):
+        with_gate(spied(), Gate(1, ["t::y"])).release([], ["tests/post"])
+    with_gate(spied(), Gate(0)).release(["tests"], [])
+    spied().rollback()
+    assert seen == [
+        ("remove", "gate-failed"),
+        ("drain", "rolled-back"),
+        ("remove", "rolled-back"),
+        ("stop_old", "live"),
+        ("drain", "live"),  # the built-in stop_old drains through the hook
+        ("stop_old", "live"),
+        ("drain", "live"),
+    ]

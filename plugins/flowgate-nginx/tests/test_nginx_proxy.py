@@ -5,6 +5,7 @@ Each instance answers its own name, so every assertion reads what nginx really r
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -229,6 +230,11 @@ def test_targets_share_one_nginx_and_a_path_claimed_twice_is_refused(
     proxy.remove("shop-users")
     assert get(f"{base}/api/v1/users")[0] == 404
     assert get(f"{base}{PATH}") == (200, "blue1")
+    proxy.remove("shop-books")  # the last service leaves: nginx stops
+    files = NginxFiles.for_project(proxy.settings.project_dir)
+    assert master_pid(files) is None and not files.config.exists()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{base}{PATH}", timeout=5)
 
 
 def test_wait_drained_waits_for_old_workers_only(
@@ -250,3 +256,16 @@ def test_check_refuses_a_missing_binary_and_a_bad_bind(tmp_path: Path) -> None:
         make_proxy(tmp_path, proxy_bind="localhost").check()
     make_proxy(tmp_path).check()
     assert master_pid(NginxFiles.for_project(tmp_path)) is None  # check starts nothing
+
+
+def test_a_stale_pid_file_is_not_taken_for_a_running_nginx(
+    proxy: NginxProxy, instances: dict[str, Instance]
+) -> None:
+    """A pid file left by a killed nginx may name any process later: this test's own."""
+    files = NginxFiles.for_project(proxy.settings.project_dir)
+    files.ensure()
+    files.pid.write_text(f"{os.getpid()}\n")
+    assert master_pid(files) is None
+    proxy.apply(route([instances["blue1"]]))  # started, not "reloaded"
+    assert master_pid(files) not in (None, os.getpid())
+    assert get(proxy.public_url(route([])) or "") == (200, "blue1")

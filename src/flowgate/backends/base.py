@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from flowgate.config.compose import ServiceSpec
     from flowgate.config.keys import Key
     from flowgate.config.settings import Settings
@@ -24,7 +26,8 @@ class Backend(ABC):
     config_keys: ClassVar[tuple[Key, ...]] = ()
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        # Settings loaded without this backend's keys still carry their declared defaults.
+        self.settings = settings.including(type(self).config_keys)
 
     @abstractmethod
     def check(self) -> None:
@@ -94,6 +97,13 @@ class Runtime(Backend):
     @abstractmethod
     def ensure_side_target(self, project: str, service: ServiceSpec, pull: bool) -> None:
         """Start a side target once if it is not running; never color, scale or stop it."""
+
+    def nodes(self, project: str, target: str) -> list[dict[str, Any]]:
+        """The cluster's nodes as `status` reports them (a runtime spanning machines):
+        each with `node` (its address), `state` (ready, down, ...), `availability`, and
+        `lost`: the target's instances whose task was on it while it is down. A single
+        engine has none: []."""
+        return []
 
 
 @dataclass(frozen=True)
@@ -176,8 +186,18 @@ class Registry(Backend):
         """Create or replace a release record (keyed by its id)."""
 
     @abstractmethod
-    def releases(self, service: str) -> list[Release]:
-        """Release records of the service, newest first."""
+    def releases(self, service: str, limit: int | None = None) -> list[Release]:
+        """Release records of the service, newest first; only the newest `limit` ones
+        when given (a registry reads no more records than it returns)."""
+
+    def iter_releases(self, service: str) -> Iterator[Release]:
+        """Release records, newest first, read one by one as the caller goes on, so a
+        search for a recent one costs the same with 10 or 10,000 past releases."""
+        return iter(self.releases(service))
+
+    def release(self, service: str, release_id: str) -> Release | None:
+        """One release record by id, or None when there is none."""
+        return next((r for r in self.iter_releases(service) if r.id == release_id), None)
 
     @abstractmethod
     def acquire_lock(self, service: str, holder: dict[str, Any], ttl: float) -> LockHandle:

@@ -22,7 +22,7 @@ def history(
     """List past releases, newest first."""
     context = open_project(target, check=False)
     context.registry.check()  # history only reads the registry: no engine or proxy needed
-    releases = release_history(context)[:limit]
+    releases = release_history(context, limit)
     rows = []
     for r in releases:
         tests = r["tests"]

@@ -1,6 +1,10 @@
-"""`flowgate rollback`: bring the previous (stopped, warm) color back and switch to it."""
+"""`flowgate rollback`: bring the release that was live before back and switch to it."""
 
 from __future__ import annotations
+
+from typing import Annotated
+
+import typer
 
 from flowgate.cli.context import open_project
 from flowgate.cli.options import Target, Timeout, output, verb_app
@@ -9,11 +13,25 @@ from flowgate.engine.runner import Engine
 
 app = verb_app()
 
+To = Annotated[
+    str | None,
+    typer.Option(
+        "--to",
+        metavar="RELEASE",
+        help="Bring back this release (an id from `flowgate history` that went live).",
+        show_default=False,
+    ),
+]
+
 
 @app.command()
-def rollback(target: Target = None, timeout: Timeout = None) -> None:
-    """Start the previous color again, switch the proxy to it, stop the other."""
+def rollback(target: Target = None, timeout: Timeout = None, to: To = None) -> None:
+    """Bring back the release live before (its warm copy, else re-created from its record),
+    switch the proxy to it, stop the other color."""
     context = open_project(target)
-    release = Engine(context).rollback(timeout)
+    release = Engine(context).rollback(timeout, to)
     live = context.state.live_color
-    color_result(output(), context, release, live, f"{context.target}: rolled back to {live}")
+    what = f"release {release.restores}" if release.restores else str(live)
+    color_result(
+        output(), context, release, live, f"{context.target}: rolled back to {what} ({live})"
+    )

@@ -19,24 +19,29 @@ def status_table(data: dict[str, Any]) -> str:
         f"live:    {data['live_color'] or 'none'}   scale: {data['scale'] or '-'}",
     ]
     rows = []
+    # A runtime spanning machines names each instance's node (swarm); a single engine not.
+    with_node = any(i.get("node") for info in data["colors"].values() for i in info["instances"])
     for color, info in data["colors"].items():
         instances = info["instances"] or [None]
         for instance in instances:
-            rows.append(
-                [
-                    color,
-                    info["state"],
-                    instance["name"] if instance else "-",
-                    instance["address"] if instance else "-",
-                    instance["state"] if instance else "-",
-                    ("yes" if instance["healthy"] else "no") if instance else "-",
-                ]
-            )
-    lines.append(
-        render_table(["color", "state", "instance", "address", "running", "healthy"], rows).rstrip(
-            "\n"
-        )
-    )
+            row = [
+                color,
+                info["state"],
+                instance["name"] if instance else "-",
+                instance["address"] if instance else "-",
+                instance["state"] if instance else "-",
+                ("yes" if instance["healthy"] else "no") if instance else "-",
+            ]
+            if with_node:
+                row.append((instance.get("node") or "-") if instance else "-")
+            rows.append(row)
+    header = ["color", "state", "instance", "address", "running", "healthy"]
+    lines.append(render_table(header + ["node"] * with_node, rows).rstrip("\n"))
+    for node in data.get("nodes", []):
+        line = f"node:    {node['node']} {node['state']} ({node['availability']})"
+        if node["lost"]:
+            line += f", lost: {', '.join(node['lost'])}"
+        lines.append(line)
     release = data["release"]
     if release:
         line = (
@@ -54,6 +59,17 @@ def status_table(data: dict[str, Any]) -> str:
             )
         if release["error"]:
             lines.append(f"error:   {release['error']}")
+    proxy = data.get("proxy")
+    if proxy is not None:
+        if proxy["serving"]:
+            lines.append(f"proxy:   serving {proxy['url']} (HTTP {proxy['status']})")
+        else:
+            lines.append(f"proxy:   NOT SERVING {proxy['url']}: {proxy['error']}")
+    if data.get("state_disagrees"):
+        lines.append(
+            f"state:   DISAGREES with what runs: {data['state_disagrees']} "
+            "(`flowgate reconcile` rebuilds it)"
+        )
     if data["lock"]:
         lock = data["lock"]
         holder = ", ".join(f"{k}={v}" for k, v in lock.items() if v is not None and k != "gone")

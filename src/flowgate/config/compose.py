@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowgate.config.interpolation import interpolate, read_dotenv
 from flowgate.config.settings import read_yaml_mapping
+from flowgate.config.values import MAX_SCALE, MAX_SECONDS
 from flowgate.errors import ConfigError
 
 SERVICE_KEYS = frozenset(
@@ -54,8 +56,6 @@ RUNTIME_KEYS = frozenset(
 )
 TOP_LEVEL_KEYS = frozenset({"version", "name", "services", "networks", "volumes"})
 
-_VAR = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))")
-_BRACED = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>.*))?$", re.S)
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -94,6 +94,9 @@ class ServiceSpec:
     volumes: list[str] = field(default_factory=list)
     replicas: int | None = None
     placement: list[str] = field(default_factory=list)
+    #: The whole Compose `deploy` mapping as written (interpolated): the swarm runtime
+    #: honours or refuses each key (flowgate.backends.runtime.swarm_deploy).
+    deploy: dict[str, Any] = field(default_factory=dict)
     #: RUNTIME_KEYS given for the service, as written (interpolated).
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -121,58 +124,18 @@ class ComposeFile:
             ) from None
 
 
-def interpolate(value: Any, env: Mapping[str, str], where: str) -> Any:
-    """Substitute variables in every string of a parsed YAML value."""
-    if isinstance(value, str):
-        return _VAR.sub(lambda m: _substitute(m, env, where), value)
-    if isinstance(value, list):
-        return [interpolate(item, env, where) for item in value]
-    if isinstance(value, dict):
-        return {key: interpolate(item, env, where) for key, item in value.items()}
-    return value
-
-
-def _substitute(match: re.Match[str], env: Mapping[str, str], where: str) -> str:
-    if match.group(0) == "$$":
-        return "$"
-    if match.group("plain"):
-        return env.get(match.group("plain"), "")
-    braced = _BRACED.match(match.group("braced") or "")
-    if not braced:
-        raise ConfigError(f"invalid interpolation {match.group(0)!r}", source=where)
-    name, op, arg = braced.group("name", "op", "arg")
-    present = name in env
-    value = env.get(name, "")
-    if op == ":-":
-        return value if value else arg
-    if op == "-":
-        return value if present else arg
-    if op in (":?", "?") and (not present or (op == ":?" and not value)):
-        raise ConfigError(f"required variable {name} is missing: {arg}", source=where)
-    return value
-
-
 def parse_duration(value: Any, where: str) -> float:
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value <= MAX_SECONDS:  # also refuses nan
+            raise ConfigError(
+                f"expected a duration from 0 to {MAX_SECONDS:g}s, got {value!r}", source=where
+            )
         return float(value)
     text = str(value).strip()
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ConfigError(f"expected a duration like 5s or 1m30s, got {value!r}", source=where)
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    if not path.is_file():
-        return values
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip("\"'")
-    return values
 
 
 def load_compose(path: Path, env: Mapping[str, str]) -> ComposeFile:
@@ -195,12 +158,19 @@ def load_compose(path: Path, env: Mapping[str, str]) -> ComposeFile:
             for key in body
             if key not in SERVICE_KEYS and key not in RUNTIME_KEYS
         ]
-        services[str(name)] = _service(str(name), body, path.parent, where)
+        try:
+            services[str(name)] = _service(str(name), body, path.parent, where)
+        except (TypeError, ValueError, AttributeError, KeyError) as err:
+            # The checks below name the key; this net keeps any value they missed a
+            # one-line configuration error instead of a traceback.
+            raise ConfigError(
+                f"invalid value ({type(err).__name__}: {err})", source=where
+            ) from None
     return ComposeFile(
         path=path,
         services=services,
-        networks=list(raw.get("networks") or {}),
-        volumes=list(raw.get("volumes") or {}),
+        networks=_names(raw.get("networks")),
+        volumes=_names(raw.get("volumes")),
         ignored=ignored,
     )
 
@@ -209,10 +179,13 @@ def _words(value: Any, where: str) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return shlex.split(value)
-    if isinstance(value, list):
+        try:
+            return shlex.split(value)
+        except ValueError as err:
+            raise ConfigError(f"cannot split {value!r} into words: {err}", source=where) from None
+    if isinstance(value, list) and all(not isinstance(i, (dict, list)) for i in value):
         return [str(item) for item in value]
-    raise ConfigError("expected a string or a list", source=where)
+    raise ConfigError("expected a string or a list of strings", source=where)
 
 
 def _mapping(value: Any, where: str) -> dict[str, str]:
@@ -263,6 +236,22 @@ def _volume(value: Any, where: str) -> str:
     return ":".join(parts)
 
 
+def _list(value: Any, where: str, key: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"expected a list, got {type(value).__name__}", source=where, key=key)
+    return value
+
+
+def _text(value: Any, where: str, key: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (dict, list)) or "\n" in str(value) or "\x00" in str(value):
+        raise ConfigError(f"expected one line of text, got {value!r}", source=where, key=key)
+    return str(value)
+
+
 def _port(value: Any, where: str) -> str:
     """The container side of a Compose port; the host port is always Docker's choice."""
     if isinstance(value, dict):
@@ -271,7 +260,13 @@ def _port(value: Any, where: str) -> str:
         text, _, protocol = str(value).partition("/")
         target = text.rsplit(":", 1)[-1]
         protocol = protocol or "tcp"
-    if not target.isdigit() or not 0 < int(target) < 65536:
+    if (
+        not target.isascii()
+        or not target.isdigit()
+        or len(target) > 5
+        or not 0 < int(target) < 65536
+        or protocol not in ("tcp", "udp", "sctp")
+    ):
         raise ConfigError(f"invalid port {value!r}", source=where, key="ports")
     return f"{int(target)}/{protocol}"
 
@@ -287,11 +282,14 @@ def _healthcheck(value: Any, where: str) -> Healthcheck | None:
     if not isinstance(test, list) or not test:
         raise ConfigError("test: expected a string or a list", source=where, key="healthcheck")
     here = f"{where}.healthcheck"
+    retries = value.get("retries", 3)
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 10000:
+        raise ConfigError(f"retries: expected a count, got {retries!r}", source=here)
     return Healthcheck(
         test=[str(word) for word in test],
         interval=parse_duration(value.get("interval", "30s"), here),
         timeout=parse_duration(value.get("timeout", "30s"), here),
-        retries=int(value.get("retries", 3)),
+        retries=retries,
         start_period=parse_duration(value.get("start_period", "0s"), here),
     )
 
@@ -316,13 +314,23 @@ def _service(name: str, body: dict[str, Any], base: Path, where: str) -> Service
             raise ConfigError(f"env_file not found: {env_file}", source=where)
         environment.update(read_dotenv(env_path))
     environment.update(_mapping(body.get("environment"), where))
-    ports = [_port(p, where) for p in body.get("ports") or []]
-    ports += [_port(p, where) for p in body.get("expose") or [] if _port(p, where) not in ports]
+    ports = [_port(p, where) for p in _list(body.get("ports"), where, "ports")]
+    exposed = [_port(p, where) for p in _list(body.get("expose"), where, "expose")]
+    ports += [port for port in exposed if port not in ports]
     deploy = body.get("deploy") or {}
+    if not isinstance(deploy, dict) or not isinstance(deploy.get("placement") or {}, dict):
+        raise ConfigError("expected a mapping", source=where, key="deploy")
+    replicas = deploy.get("replicas")
+    if replicas is not None and (
+        not isinstance(replicas, int) or isinstance(replicas, bool) or not 0 < replicas <= MAX_SCALE
+    ):
+        raise ConfigError(
+            f"replicas: expected 1 to {MAX_SCALE}, got {replicas!r}", source=where, key="deploy"
+        )
     health_raw = body.get("healthcheck")
     return ServiceSpec(
         name=name,
-        image=str(body["image"]) if body.get("image") else None,
+        image=_text(body.get("image"), where, "image"),
         build=_build(body["build"], base) if body.get("build") else None,
         command=_words(body.get("command"), where),
         entrypoint=_words(body.get("entrypoint"), where),
@@ -332,10 +340,11 @@ def _service(name: str, body: dict[str, Any], base: Path, where: str) -> Service
         healthcheck=_healthcheck(health_raw, where) if health_raw is not None else None,
         healthcheck_disabled=bool(isinstance(health_raw, dict) and health_raw.get("disable")),
         depends_on=_names(body.get("depends_on")),
-        container_name=body.get("container_name"),
+        container_name=_text(body.get("container_name"), where, "container_name"),
         networks=_networks(body.get("networks"), where),
-        volumes=[_volume(v, where) for v in body.get("volumes") or []],
-        replicas=deploy.get("replicas"),
-        placement=list((deploy.get("placement") or {}).get("constraints") or []),
+        volumes=[_volume(v, where) for v in _list(body.get("volumes"), where, "volumes")],
+        replicas=replicas,
+        placement=[str(c) for c in _names((deploy.get("placement") or {}).get("constraints"))],
+        deploy=dict(deploy) if isinstance(deploy, dict) else {},
         options={key: value for key, value in body.items() if key in RUNTIME_KEYS},
     )

@@ -12,6 +12,7 @@ from typing import Any
 import pluggy
 
 from flowgate.dockerflow.bridge import service_name, settings_env, settings_flags
+from flowgate.dockerflow.files import FLOWGATE_FILE
 from flowgate.dockerflow.flags import ParsedArgs, parse_args
 from flowgate.dockerflow.options import DockerFlowOptions, resolve
 from flowgate.dockerflow.steps import DockerFlowSteps, FlowRun
@@ -52,7 +53,8 @@ def open_flow_context(
     env = os.environ if env is None else env
     options, folder = invocation.options, invocation.project_dir
     flags: dict[str, Any] = settings_flags(options, folder, env)
-    context = open_context(folder, flags, settings_env(env), pm)
+    # docker-flow.yml is read here with Docker Flow's rules; flowgate reads flowgate.yml.
+    context = open_context(folder, flags, settings_env(env), pm, files=(FLOWGATE_FILE,))
     service = service_name(options, context.target)
     if service != context.service_name:
         context.service_name_override = service

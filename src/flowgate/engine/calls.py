@@ -1,9 +1,9 @@
 """How a verb calls a step hook: by name, with keyword arguments, recorded as a step.
 
 The instances the `deploy`, `scale` and `start` hooks return are kept on the context
-for the rest of the command (the proxy step serves exactly those); a color `stop_old` or
-`remove` took down is forgotten. Any other color's instances come from the `instances`
-hook, never from a backend directly.
+for the rest of the command (the proxy step serves exactly those), and so is the
+`instances` hook's last answer; a color `stop_old` or `remove` took down is forgotten.
+A color's instances never come from a backend directly.
 """
 
 from __future__ import annotations
@@ -55,11 +55,13 @@ def hook_step(context: ReleaseContext, name: str, cleanup: bool = False, **kwarg
 
 
 def instances(context: ReleaseContext, color: Color, fresh: bool = False) -> list[Instance]:
-    """`color`'s instances: those a hook returned in this command, else (or when `fresh`)
-    the `instances` hook's answer."""
+    """`color`'s instances: those a hook returned in this verb, else (or when `fresh`)
+    the `instances` hook's answer, which is kept too: the proxy step that follows a fresh
+    look (promote's health check) serves exactly what was seen, without asking again."""
     if not fresh and color in context.known_instances:
         return context.known_instances[color]
     found: list[Instance] = call(context, "instances", color=color)
+    context.known_instances[color] = list(found)
     return found
 
 

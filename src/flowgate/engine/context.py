@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from flowgate.errors import ConfigError
 
 if TYPE_CHECKING:
     import pluggy
@@ -19,16 +16,12 @@ if TYPE_CHECKING:
     from flowgate.config.settings import Settings
     from flowgate.models import Color, Instance, Release, TargetState
 
-_UNSAFE = re.compile(r"[^a-z0-9_-]+")
-
 
 def project_name(settings: Settings) -> str:
-    """Docker Flow's rule: the `project` key, else the folder's name, made Docker-safe."""
-    raw = settings.project or settings.project_dir.resolve().name
-    name = _UNSAFE.sub("", str(raw).lower())
-    if not name:
-        raise ConfigError(f"cannot derive a project name from {raw!r}", key="project")
-    return name
+    """The project's name by Compose's rules (see flowgate.config.names)."""
+    from flowgate.config.names import compose_project_name
+
+    return compose_project_name(settings)
 
 
 @dataclass
@@ -50,9 +43,15 @@ class ReleaseContext:
     #: The registry's name for the target when it is not `<project>-<target>` (Docker
     #: Flow keeps the project's case in its Consul keys; containers use the Compose name).
     service_name_override: str | None = None
-    #: What the `deploy`, `scale` and `start` hooks returned in this command: those ARE
-    #: the color's instances (engine/calls.py), not something to read back from a runtime.
+    #: Each color's instances as the hooks last answered in this verb (`deploy`,
+    #: `scale`, `start`, `instances`): those ARE the color's instances (engine/calls.py).
     known_instances: dict[Color, list[Instance]] = field(default_factory=dict)
+    #: The public route's paths and domains when they are not the settings' (engine/
+    #: routing.py): a verb that must not change the public route keeps the live one's.
+    route_override: dict[str, Any] | None = None
+    #: The service definition to deploy instead of the Compose file's: a rollback that
+    #: re-creates a release from its record (engine/wayback.py).
+    service_override: ServiceSpec | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def remaining(self) -> float | None:
@@ -66,6 +65,8 @@ class ReleaseContext:
 
     @property
     def service(self) -> ServiceSpec:
+        if self.service_override is not None:
+            return self.service_override
         return self.compose.service(self.target)
 
     @property

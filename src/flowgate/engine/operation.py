@@ -8,18 +8,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flowgate.engine.context import ReleaseContext, holder_identity
+from flowgate.engine.evidence import check_evidence
 from flowgate.engine.lock import held_lock
 from flowgate.engine.recorder import finish, transition
+from flowgate.engine.routing import pin_live_route
 from flowgate.engine.verbs.recover import recover
 from flowgate.errors import FlowgateError, Interrupted
-from flowgate.models import ReleaseState
+from flowgate.models import Release, ReleaseState
 
 
 @contextmanager
 def operation(
     context: ReleaseContext, timeout: float | None = None, release_id: str | None = None
-) -> Iterator[None]:
+) -> Iterator[Release | None]:
     """Hold the lock, recover from a dead predecessor, and record how the verb ended.
+    Yields the release it recovered, if any.
 
     The lock's holder names the release the verb works on: the one it is about to start
     (`release_id`), else the current one."""
@@ -28,9 +31,12 @@ def operation(
     working_on = release_id or context.state.release_id
     with held_lock(context, holder_identity(working_on)):
         context.state = context.registry.load_state(context.service_name)
-        recover(context)
+        context.known_instances.clear()  # facts are re-asked for by each verb
+        check_evidence(context)
+        recovered = recover(context)
+        pin_live_route(context)
         try:
-            yield
+            yield recovered
         except KeyboardInterrupt:
             release = context.release
             if release is not None and release.state is ReleaseState.RUNNING:

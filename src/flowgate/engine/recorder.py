@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from flowgate.engine.context import ReleaseContext
+from flowgate.engine.routing import settings_route
 from flowgate.engine.states import check_transition
 from flowgate.errors import ReleaseFailed
 from flowgate.models import Release, ReleaseState, Step, now_iso
@@ -51,10 +52,7 @@ def save_state(context: ReleaseContext, **changes: Any) -> None:
 def current_release(context: ReleaseContext) -> Release | None:
     """The release the target's state names as its current one, if it is recorded."""
     wanted = context.state.release_id
-    for release in context.registry.releases(context.service_name):
-        if release.id == wanted:
-            return release
-    return None
+    return context.registry.release(context.service_name, wanted) if wanted else None
 
 
 def start_release(context: ReleaseContext, release_id: str, kind: str = "release") -> Release:
@@ -67,6 +65,7 @@ def start_release(context: ReleaseContext, release_id: str, kind: str = "release
         images=[context.service.image or context.service.name],
         previous_color=context.state.live_color,
         kind=kind,
+        route=settings_route(context),
     )
     context.release = release
     save_release(context)

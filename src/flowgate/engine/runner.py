@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from flowgate.config.scale import ScaleSpec
 from flowgate.engine.context import ReleaseContext
-from flowgate.engine.verbs import abort, deploy, promote, release, rollback, scale, stop_old, test
+from flowgate.engine.verbs import (
+    abort,
+    deploy,
+    promote,
+    recover,
+    release,
+    rollback,
+    scale,
+    stop_old,
+    test,
+)
 from flowgate.engine.verbs.test import gate_message
 from flowgate.models import Color, Instance, Release, TestResult
 
@@ -47,11 +57,16 @@ class Engine:
     def abort(self) -> Release | None:
         return abort.abort(self.ctx)
 
-    def rollback(self, timeout: float | None = None) -> Release:
-        return rollback.rollback(self.ctx, timeout)
+    def rollback(self, timeout: float | None = None, to: str | None = None) -> Release:
+        return rollback.rollback(self.ctx, timeout, to)
 
     def scale(self, spec: ScaleSpec) -> list[Instance]:
         return scale.scale(self.ctx, spec)
 
     def stop_old(self) -> Color | None:
         return stop_old.stop_old(self.ctx)
+
+    def recover(self) -> Release | None:
+        """Only what every verb does first: recover a release a dead process left running
+        (engine/states.py). Returns that release, or None when nothing needed it."""
+        return recover.recover_only(self.ctx)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext, abandoned
+from flowgate.engine.evidence import disagreement
+from flowgate.engine.probe import proxy_check
 from flowgate.models import Color, ColorState, Instance, Release, ReleaseState, TargetState
 
 
@@ -21,9 +24,14 @@ def color_state(state: TargetState, color: Color, instances: list[Instance]) -> 
 def release_view(release: Release | None, lock_held: bool) -> dict[str, Any] | None:
     if release is None:
         return None
-    state = release.state
+    state, outcome, error = release.state, release.outcome, release.error
     if state is ReleaseState.RUNNING and not lock_held:
         state = ReleaseState.INTERRUPTED  # its process died mid-step
+    elif died_after(release) and not lock_held:
+        # It reached its state but its process died before recording its end (in the
+        # step after the switch, say): not "live" with no end, but interrupted there.
+        outcome = "interrupted"
+        error = error or f"its process stopped during {release.step}"
     tests = release.tests
     return {
         "id": release.id,
@@ -33,8 +41,8 @@ def release_view(release: Release | None, lock_held: bool) -> dict[str, Any] | N
         "images": release.images,
         "state": str(state),
         "step": release.step,
-        "outcome": release.outcome,
-        "error": release.error,
+        "outcome": outcome,
+        "error": error,
         "started": release.started,
         "ended": release.ended,
         "duration": release.duration,
@@ -42,6 +50,23 @@ def release_view(release: Release | None, lock_held: bool) -> dict[str, Any] | N
         "tests": test_view(tests),
         "post_tests": test_view(release.post_tests),
     }
+
+
+#: States a verb records its end in; one left without an end was interrupted.
+ENDING_STATES = frozenset(
+    {
+        ReleaseState.LIVE,
+        ReleaseState.FAILED,
+        ReleaseState.GATE_FAILED,
+        ReleaseState.ROLLED_BACK,
+        ReleaseState.ABORTED,
+    }
+)
+
+
+def died_after(release: Release) -> bool:
+    """True when the release reached a final state but its end was never recorded."""
+    return release.ended is None and release.state in ENDING_STATES
 
 
 def test_view(tests: Any) -> dict[str, Any] | None:
@@ -60,21 +85,23 @@ def test_view(tests: Any) -> dict[str, Any] | None:
 def target_status(context: ReleaseContext) -> dict[str, Any]:
     state = context.state
     colors: dict[str, Any] = {}
+    found: dict[Color, list[Instance]] = {}
     for color in Color:
-        instances = context.runtime.instances(context.project, context.target, color)
+        # Asked of the `instances` hook, fresh.
+        instances = found[color] = calls.instances(context, color, fresh=True)
         colors[str(color)] = {
             "state": str(color_state(state, color, instances)),
             "instances": [instance.to_dict() for instance in instances],
         }
-    releases = context.registry.releases(context.service_name)
-    current = next((r for r in releases if r.id == state.release_id), None)
-    current = current or (releases[0] if releases else None)
+    registry, service = context.registry, context.service_name
+    current = registry.release(service, state.release_id) if state.release_id else None
+    current = current or next(registry.iter_releases(service), None)
     lock = context.registry.lock_holder(context.service_name)
     if lock is not None and abandoned(lock):
         # Its process died (kill -9): the release is not running, and the next verb
         # takes the lock over instead of waiting for it to expire.
         lock = {**lock, "gone": True}
-    return {
+    data: dict[str, Any] = {
         "project": context.project,
         "target": context.target,
         "service": context.service_name,
@@ -84,11 +111,19 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
         "colors": colors,
         "lock": lock,
         "release": release_view(current, lock is not None and not lock.get("gone")),
+        # What runs and what the proxy serves, checked, not taken from the state.
+        "state_disagrees": disagreement(context, found),
+        "proxy": proxy_check(context),
     }
+    nodes = context.runtime.nodes(context.project, context.target)
+    if nodes:  # a runtime spanning machines (swarm): which node is down, what it held
+        data["nodes"] = nodes
+    return data
 
 
-def history(context: ReleaseContext) -> list[dict[str, Any]]:
+def history(context: ReleaseContext, limit: int | None = None) -> list[dict[str, Any]]:
+    """The newest `limit` releases (all when None), newest first."""
     lock = context.registry.lock_holder(context.service_name)
-    releases = context.registry.releases(context.service_name)
+    releases = context.registry.releases(context.service_name, limit)
     views = [release_view(r, lock is not None and i == 0) for i, r in enumerate(releases)]
     return [view for view in views if view is not None]

@@ -8,11 +8,14 @@ answers a step first replaces them. Each delegates to the configured backend.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Route
+from flowgate.engine import probe
 from flowgate.engine.colors import next_color
 from flowgate.engine.context import ReleaseContext
+from flowgate.engine.routing import route_values
 from flowgate.models import Color, Instance
 
 
@@ -46,10 +49,11 @@ def build_route(
 ) -> Route:
     """The Route for those colors; instances not given are asked of the `instances` hook."""
     live = tuple(running(context, live_color) if live is None else live)
+    values = route_values(context)
     return Route(
         service=context.service_name,
-        paths=tuple(context.settings.service_path) or ("/",),
-        domains=tuple(context.settings.service_domain),
+        paths=tuple(values["paths"]),
+        domains=tuple(values["domains"]),
         port=context.service.main_port,
         live_color=live_color,
         live=live if live_limit is None else live[:live_limit],
@@ -105,6 +109,13 @@ def reconfigure_proxy(
     route = build_route(context, live_color, preview_color, live_limit, live, preview)
     context.proxy.apply(route)
     return True
+
+
+@hookimpl(trylast=True)
+def proxy_serves(context: ReleaseContext) -> dict[str, Any] | None:
+    route = probe.public_route(context)
+    url = context.proxy.public_url(route)
+    return probe.check_url(url, route) if url else None
 
 
 @hookimpl(trylast=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pluggy
 
 from flowgate.backends.base import Proxy, Registry, Runtime
 from flowgate.config.compose import load_compose
-from flowgate.config.settings import Settings, load_settings
+from flowgate.config.settings import CONFIG_FILES, Settings, load_settings
 from flowgate.engine.context import ReleaseContext, project_name
 from flowgate.errors import ConfigError
 from flowgate.plugins import BackendCatalog, extra_config_keys, make_plugin_manager
@@ -25,10 +25,14 @@ def load_project_settings(
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     pm: pluggy.PluginManager | None = None,
+    files: Sequence[str] = CONFIG_FILES,
 ) -> tuple[pluggy.PluginManager, BackendCatalog, Settings]:
+    """`files`: the configuration files read, in the folder (flow reads docker-flow.yml
+    itself, with Docker Flow's rules)."""
     pm = pm or make_plugin_manager()
     catalog = BackendCatalog.collect(pm)
-    settings = load_settings(project_dir, flags, env, extra_config_keys(pm, catalog))
+    keys = extra_config_keys(pm, catalog)
+    settings = load_settings(project_dir, flags, env, keys, files=files)
     return pm, catalog, settings
 
 
@@ -37,10 +41,12 @@ def open_context(
     flags: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     pm: pluggy.PluginManager | None = None,
+    files: Sequence[str] = CONFIG_FILES,
 ) -> ReleaseContext:
     """Everything a verb needs. Reads the registry but changes nothing anywhere."""
     env = os.environ if env is None else env
-    pm, catalog, settings = load_project_settings(project_dir, flags, env, pm)
+    pm, catalog, settings = load_project_settings(project_dir, flags, env, pm, files)
+    project = project_name(settings)  # checked before any backend is built
     compose = load_compose(project_dir / settings.compose_path, env)
     if compose.ignored:
         log.warning(
@@ -62,7 +68,6 @@ def open_context(
     assert isinstance(registry, Registry)
     for service in (compose.service(target), *(compose.service(s) for s in settings.side_targets)):
         runtime.check_service(service)  # a Compose key it cannot honour: refused, named
-    project = project_name(settings)
     return ReleaseContext(
         pm=pm,
         settings=settings,

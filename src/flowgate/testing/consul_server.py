@@ -23,13 +23,17 @@ a session expires exactly at its TTL (Consul may take up to twice the TTL); the 
 minimum is 10s like Consul's unless `min_session_ttl` is lowered so tests need not sleep;
 health checks are never executed: a check keeps the `Status` it was registered with
 (Consul's default for a new check, `critical`, when none was given); there is one node,
-no ACLs, no blocking queries, no datacenters.
+no blocking queries, no datacenters. ACLs are one token or none: given `acl_token`, the
+server behaves as Consul with `default_policy = "deny"` and that one token allowed
+everything (a request without it gets 403 "Permission denied").
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,7 +71,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         state = self.server.state
         state.expire_sessions()
+        if self.server.response_delay:
+            time.sleep(self.server.response_delay)  # a slow (loaded) agent, for fault tests
         try:
+            self._authorize(unquote(parts.path), params)
             status, payload, index = self._route(method, unquote(parts.path), params, body)
         except ApiError as err:
             status, payload, index = err.status, str(err), None
@@ -87,6 +94,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("X-Consul-KnownLeader", "true")
         self.end_headers()
         self.wfile.write(data)
+
+    def _authorize(self, path: str, params: dict[str, str]) -> None:
+        """ACLs with default policy `deny`, when the server has a token: a request without
+        it (X-Consul-Token header, `Authorization: Bearer`, or `?token=`) gets 403
+        "Permission denied", as Consul answers. `/v1/status/*` needs no token (as in Consul)."""
+        wanted = self.server.acl_token
+        if wanted is None or path.startswith("/v1/status/"):
+            return
+        bearer = self.headers.get("Authorization", "")
+        given = (
+            self.headers.get("X-Consul-Token")
+            or (bearer[7:] if bearer.startswith("Bearer ") else None)
+            or params.get("token")
+        )
+        if given != wanted:
+            raise ApiError(403, "Permission denied")
 
     def _route(
         self, method: str, path: str, params: dict[str, str], body: bytes
@@ -144,7 +167,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: on a busy machine, with the serving thread
+    # starved, a sixth client's SYN is dropped and it times out connecting, although the
+    # server is alive. Consul (Go) listens with the system's maximum, like this.
+    request_queue_size = socket.SOMAXCONN
     state: ConsulState
+    acl_token: str | None = None
+    response_delay: float = 0.0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (its timeout, its process killed) is not a server error:
+        Consul drops such a connection silently; anything else is still printed."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class ConsulTestServer:
@@ -155,9 +193,18 @@ class ConsulTestServer:
     """
 
     def __init__(
-        self, port: int = 0, *, min_session_ttl: float = 10.0, node: str = "flowgate-test"
+        self,
+        port: int = 0,
+        *,
+        min_session_ttl: float = 10.0,
+        node: str = "flowgate-test",
+        acl_token: str | None = None,
+        response_delay: float = 0.0,
     ) -> None:
         self.state = ConsulState(node, min_session_ttl)
+        self.acl_token = acl_token
+        #: Seconds every request waits before it is handled: a slow agent (fault tests).
+        self.response_delay = response_delay
         self._port = port
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
@@ -172,6 +219,8 @@ class ConsulTestServer:
     def start(self) -> str:
         server = _Server(("127.0.0.1", self._port), _Handler)
         server.state = self.state
+        server.acl_token = self.acl_token
+        server.response_delay = self.response_delay
         self._server = server
         self._stopping.clear()
         self._threads = [
@@ -211,9 +260,15 @@ class ConsulTestServer:
 
 
 @contextmanager
-def consul_test_server(*, min_session_ttl: float = 10.0) -> Iterator[ConsulTestServer]:
-    """`with consul_test_server() as consul: ...` (or `yield from` it in a pytest fixture)."""
-    server = ConsulTestServer(min_session_ttl=min_session_ttl)
+def consul_test_server(
+    *, min_session_ttl: float = 10.0, acl_token: str | None = None, response_delay: float = 0.0
+) -> Iterator[ConsulTestServer]:
+    """`with consul_test_server() as consul: ...` (or `yield from` it in a pytest fixture).
+    With `acl_token`, every request without that token is refused with a 403; with
+    `response_delay`, every request is answered that many seconds late."""
+    server = ConsulTestServer(
+        min_session_ttl=min_session_ttl, acl_token=acl_token, response_delay=response_delay
+    )
     server.start()
     try:
         yield server

@@ -198,14 +198,13 @@ class ConsulState:
                 return index, None
             if "keys" in params:
                 separator = params.get("separator", "")
-                names: list[str] = []
+                names: dict[str, None] = {}  # ordered and unique, in O(1) per key
                 for entry in found:
                     name, rest = entry["Key"], entry["Key"][len(key) :]
                     if separator and separator in rest:
                         name = key + rest[: rest.index(separator) + len(separator)]
-                    if name not in names:
-                        names.append(name)
-                return index, names
+                    names.setdefault(name)
+                return index, list(names)
             return index, [self._entry_view(e) for e in found]
 
     @staticmethod

@@ -17,6 +17,7 @@ from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Proxy, Route, Runtime
 from flowgate.config.compose import RUNTIME_KEYS, ServiceSpec
 from flowgate.errors import ReleaseFailed
+from flowgate.files import write_private
 from flowgate.models import Color, Instance
 
 
@@ -31,10 +32,7 @@ class _JsonState:
         return data
 
     def save(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-        tmp.replace(self.path)
+        write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def fake_state(project_dir: Path, kind: str) -> _JsonState:
@@ -67,13 +65,18 @@ class FakeRuntime(Runtime):
                 state=r["state"],
                 healthy=r["state"] == "running",
                 color=color,
-                id=f"{key}_{r['index']}",
+                id=f"{key}_{r['index']}" + (f".{r['serial']}" if "serial" in r else ""),
+                image=str(r.get("image") or ""),
+                release=str(r.get("release") or ""),
             )
             for r in sorted(records, key=lambda r: r["index"])
         ]
 
     def _write(self, spec: DeploySpec, records: list[dict[str, Any]]) -> list[Instance]:
         data = self.store.load()
+        for record in records:  # a new container has a new id, like Docker's
+            if "serial" not in record:
+                record["serial"] = data["serial"] = data.get("serial", 0) + 1
         data.setdefault("containers", {})[self._key(spec.project, spec.target, spec.color)] = (
             records
         )
@@ -164,6 +167,10 @@ class FakeProxy(Proxy):
             "preview": [i.address for i in route.preview],
         }
         data.setdefault("routes", {})[route.service] = served
+        data.setdefault("public", {})[route.service] = {
+            "paths": list(route.paths),
+            "domains": list(route.domains),
+        }
         data.setdefault("history", []).append({"service": route.service, **served})
         self.store.save(data)
 

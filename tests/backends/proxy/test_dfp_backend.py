@@ -192,11 +192,11 @@ def test_an_unreachable_proxy_docker_host(tmp_path: Path) -> None:
 
 
 def test_a_proxy_docker_host_that_is_no_url(tmp_path: Path) -> None:
-    proxy = DockerFlowProxy(
-        settings(tmp_path, proxy_host="127.0.0.1", proxy_docker_host="ftp://somewhere")
-    )
-    with pytest.raises(ConfigError, match="proxy_docker_host: not a Docker host URL"):
-        proxy.check()
+    """Refused when the settings load (exit 4, naming file and key), before any backend
+    could try it."""
+    (tmp_path / "flowgate.yml").write_text("proxy_docker_host: ftp://somewhere\n")
+    with pytest.raises(ConfigError, match=r"^flowgate.yml: proxy_docker_host: expected unix://"):
+        settings(tmp_path, proxy_host="127.0.0.1")
 
 
 def test_check_refuses_a_registry_that_does_not_fill_consul(

@@ -7,6 +7,7 @@ server can be installed on the build machines).
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from flowgate.backends.registry.consul import ConsulRegistry
 from flowgate.backends.registry.consul_client import ConsulEndpoint
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ConfigError, ConflictError
-from flowgate.models import Color, Instance, TargetState
+from flowgate.models import Color, Instance, Release, TargetState
 from flowgate.testing.consul_server import ConsulTestServer, consul_test_server
 from flowgate.testing.network import free_port
 
@@ -186,3 +187,41 @@ def test_a_damaged_state_names_the_key(registry: ConsulRegistry, raw: Any) -> No
         f"Consul key flowgate/{SERVICE}/state: live_color: expected blue or green, got 'purple'"
     )
     assert damaged.value.exit_code == 4
+
+
+def test_the_newest_releases_are_read_without_the_older_ones(
+    registry: ConsulRegistry, raw: Any
+) -> None:
+    """Flat cost: the ids come from one `?keys` listing, then only the records returned
+    are read; a damaged old record shows it is never fetched."""
+    ids = [f"2026010{day}T000000-000{day}" for day in range(1, 6)]
+    for rid in ids:
+        registry.save_release(Release(id=rid, service=SERVICE, target="app"))
+    raw.kv.put(f"flowgate/{SERVICE}/releases/{ids[0]}", b"{damaged")
+    assert [r.id for r in registry.releases(SERVICE, limit=4)] == ids[:0:-1]
+    assert registry.release(SERVICE, ids[2]) is not None
+    assert next(registry.iter_releases(SERVICE)).id == ids[-1]
+    with pytest.raises(ConfigError, match=r"not JSON; the registry.s record is damaged"):
+        registry.releases(SERVICE)  # everything: the damaged one too
+
+
+def test_the_recent_index_serves_the_newest_and_the_listing_the_rest(
+    registry: ConsulRegistry, raw: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """History written before the index existed is listed once to build it; past the
+    index's RECENT ids a reader goes on from a `?keys` listing, still newest first."""
+    from flowgate.backends.registry import consul_history
+
+    monkeypatch.setattr(consul_history, "RECENT", 3)
+    ids = [f"2026010{day}T000000-000{day}" for day in range(1, 8)]
+    for rid in ids[:2]:  # written by an older flowgate: records, no index
+        raw.kv.put(
+            f"flowgate/{SERVICE}/releases/{rid}", json.dumps(Release(rid, SERVICE, "app").to_dict())
+        )
+    assert [r.id for r in registry.iter_releases(SERVICE)] == ids[1::-1]
+    for rid in ids[2:]:
+        registry.save_release(Release(id=rid, service=SERVICE, target="app"))
+    _, entry = raw.kv.get(f"flowgate/{SERVICE}/recent")
+    assert json.loads(entry["Value"]) == {"ids": ids[:3:-1], "older": True}
+    assert [r.id for r in registry.iter_releases(SERVICE)] == ids[::-1]
+    assert [r.id for r in registry.releases(SERVICE, limit=2)] == ids[:4:-1]

@@ -12,7 +12,13 @@ import pytest
 
 from flowgate.backends.registry.file import FileRegistry
 from flowgate.config.settings import load_settings
-from flowgate.errors import BackendUnreachable, ConflictError, FlowgateError, UsageError
+from flowgate.errors import (
+    BackendUnreachable,
+    ConfigError,
+    ConflictError,
+    FlowgateError,
+    UsageError,
+)
 from flowgate.models import Color, Release, TargetState
 
 SERVICE = "books-app"
@@ -107,3 +113,19 @@ def test_check_and_set_holds_across_processes(tmp_path: Path) -> None:
     assert state.scale == 240
     assert state.version == 240
     assert all(out.strip().isdigit() for out in outputs)
+
+
+def test_the_newest_releases_are_read_without_the_older_ones(tmp_path: Path) -> None:
+    """Flat cost: `releases(limit=N)`, `release(id)` and a search from the newest end
+    read only what they return; a damaged old record shows it is never opened."""
+    registry = make(tmp_path)
+    ids = [f"2026010{day}T000000-000{day}" for day in range(1, 6)]
+    for rid in ids:
+        registry.save_release(Release(id=rid, service=SERVICE, target="app"))
+    folder = tmp_path / ".flowgate" / "registry" / SERVICE / "releases"
+    (folder / f"{ids[0]}.json").write_text("{damaged")
+    assert [r.id for r in registry.releases(SERVICE, limit=4)] == ids[:0:-1]
+    assert registry.release(SERVICE, ids[2]) is not None
+    assert next(registry.iter_releases(SERVICE)).id == ids[-1]
+    with pytest.raises(ConfigError, match=r"not JSON: .*the registry file is damaged"):
+        registry.releases(SERVICE)  # everything: the damaged one too

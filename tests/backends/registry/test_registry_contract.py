@@ -113,6 +113,32 @@ def test_releases_listed_newest_first(registry: Registry) -> None:
     assert registry.releases("never-deployed") == []
 
 
+def _timestamped(registry: Registry, count: int) -> list[str]:
+    """`count` releases with ids as the engine makes them (start second first), two of
+    them in the same second; returns their ids newest first."""
+    ids = []
+    for n in range(count):
+        second = min(n, count - 2)  # the two newest share a second
+        rid = f"20260101T0000{second:02d}-{n:04x}"
+        started = f"2026-01-01T00:00:{second:02d}.{n:03d}000+00:00"
+        registry.save_release(Release(id=rid, service=SERVICE, target="app", started=started))
+        ids.append(rid)
+    return ids[::-1]
+
+
+def test_releases_limit_iteration_and_lookup_by_id(registry: Registry) -> None:
+    newest = _timestamped(registry, 6)
+    assert [r.id for r in registry.releases(SERVICE)] == newest
+    assert [r.id for r in registry.releases(SERVICE, limit=3)] == newest[:3]
+    assert [r.id for r in registry.releases(SERVICE, limit=0)] == []
+    assert [r.id for r in registry.iter_releases(SERVICE)] == newest
+    found = registry.release(SERVICE, newest[4])
+    assert found is not None and found.id == newest[4]
+    assert registry.release(SERVICE, "20260101T000000-ffff") is None
+    assert registry.release("never-deployed", newest[0]) is None
+    assert list(registry.iter_releases("never-deployed")) == []
+
+
 def test_release_updated_in_place(registry: Registry) -> None:
     release = Release(id="r1", service=SERVICE, target="app", color=Color.GREEN)
     registry.save_release(release)

@@ -25,9 +25,10 @@ from flowgate.backends.runtime.docker import DockerRuntime
 from flowgate.config.compose import Build, Healthcheck, ServiceSpec, load_compose
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ReleaseFailed
-from flowgate.models import Color
+from flowgate.models import Color, Instance
 from flowgate.plugins import BackendCatalog
 from flowgate.testing.projects import remove_project
+from flowgate.testing.runtime_contract import RuntimeContract
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 
@@ -54,6 +55,17 @@ def runtime(tmp_path: Path, project: str) -> DockerRuntime:
         extra_keys=DockerRuntime.config_keys,
     )
     return DockerRuntime(settings)
+
+
+class TestDockerRuntimeContract(RuntimeContract):
+    """The runtime contract every runtime keeps (flowgate.testing.runtime_contract)."""
+
+    @pytest.fixture
+    def failing_spec(self, make_spec: SpecMaker) -> SpecMaker:
+        return lambda color, count: make_spec(color, count, command=["sh", "-c", "exit 3"])
+
+    def reachable(self, instance: Instance) -> bool:
+        return bool(http_get(instance.address))
 
 
 def labelled(client: Any, project: str, **labels: str) -> list[Any]:
@@ -137,29 +149,6 @@ def test_deploy_three_instances_answer_on_their_own_ports(
     assert len({i.address for i in instances}) == 3
     assert len({http_get(i.address) for i in instances}) == 3  # three distinct hostnames
     assert runtime.instances(project, "app", BLUE) == instances
-
-
-def test_deploy_to_other_color_leaves_the_first_untouched(
-    runtime: DockerRuntime, make_spec: SpecMaker, project: str
-) -> None:
-    blue = runtime.deploy(make_spec(BLUE, 2))
-    green = runtime.deploy(make_spec(GREEN, 1))
-    assert green[0].name == f"{project}_app-green_1"
-    assert ids(runtime.instances(project, "app", BLUE)) == ids(blue)
-    for instance in blue:
-        assert http_get(instance.address)
-
-
-def test_deploying_twice_replaces_only_that_color(
-    runtime: DockerRuntime, make_spec: SpecMaker, project: str
-) -> None:
-    blue = runtime.deploy(make_spec(BLUE, 1))
-    first_green = runtime.deploy(make_spec(GREEN, 2))
-    second_green = runtime.deploy(make_spec(GREEN, 1))
-    assert not set(ids(first_green)) & set(ids(second_green))
-    assert ids(runtime.instances(project, "app", GREEN)) == ids(second_green)
-    assert ids(runtime.instances(project, "app", BLUE)) == ids(blue)
-    assert runtime.instances(project, "app", BLUE)[0].healthy
 
 
 def test_deploy_waits_for_the_docker_healthcheck(
@@ -249,18 +238,7 @@ def test_a_missing_image_fails_before_creating_anything(
     assert runtime.instances(project, "app", BLUE)[0].healthy
 
 
-# -- scale, stop, start, remove ------------------------------------------------------------
-
-
-def test_scale_up_and_down(runtime: DockerRuntime, make_spec: SpecMaker, project: str) -> None:
-    first = runtime.deploy(make_spec(BLUE, 1))
-    up = runtime.scale(make_spec(BLUE, 3))
-    assert [i.name for i in up] == [f"{project}_app-blue_{n}" for n in (1, 2, 3)]
-    assert up[0].id == first[0].id
-    assert all(i.healthy for i in up)
-    down = runtime.scale(make_spec(BLUE, 2))
-    assert ids(down) == ids(up)[:2]
-    assert runtime.instances(project, "app", GREEN) == []
+# -- stop and start (scale, remove and the rest: the runtime contract above) -----------
 
 
 def test_stop_keeps_the_containers_and_start_brings_them_back(
@@ -277,19 +255,6 @@ def test_stop_keeps_the_containers_and_start_brings_them_back(
     assert ids(back) == ids(deployed)
     assert all(i.healthy for i in back)
     assert all(http_get(i.address) for i in back)
-
-
-def test_start_without_instances_fails(runtime: DockerRuntime, make_spec: SpecMaker) -> None:
-    with pytest.raises(ReleaseFailed, match="no green instances of app to start"):
-        runtime.start(make_spec(GREEN, 1))
-
-
-def test_remove(runtime: DockerRuntime, make_spec: SpecMaker, project: str) -> None:
-    runtime.deploy(make_spec(BLUE, 2))
-    green = runtime.deploy(make_spec(GREEN, 1))
-    runtime.remove(project, "app", BLUE)
-    assert runtime.instances(project, "app", BLUE) == []
-    assert ids(runtime.instances(project, "app", GREEN)) == ids(green)
 
 
 # -- side targets and builds ---------------------------------------------------------------

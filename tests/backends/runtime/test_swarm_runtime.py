@@ -27,9 +27,10 @@ from flowgate.backends.runtime.swarm import SwarmRuntime
 from flowgate.config.compose import Healthcheck, ServiceSpec
 from flowgate.config.settings import load_settings
 from flowgate.errors import BackendUnreachable, ExitCode, ReleaseFailed
-from flowgate.models import Color
+from flowgate.models import Color, Instance
 from flowgate.plugins import BackendCatalog
 from flowgate.testing.projects import remove_project
+from flowgate.testing.runtime_contract import RuntimeContract
 
 BLUE, GREEN = Color.BLUE, Color.GREEN
 SERVE = "hostname > /www/index.html; exec httpd -f -p 8080 -h /www"
@@ -53,6 +54,17 @@ def runtime(tmp_path: Path, project: str) -> SwarmRuntime:
         extra_keys=SwarmRuntime.config_keys,
     )
     return SwarmRuntime(settings)
+
+
+class TestSwarmRuntimeContract(RuntimeContract):
+    """The runtime contract every runtime keeps (flowgate.testing.runtime_contract)."""
+
+    @pytest.fixture
+    def failing_spec(self, make_spec: SpecMaker) -> SpecMaker:
+        return lambda color, count: make_spec(color, count, command=["sh", "-c", "exit 3"])
+
+    def reachable(self, instance: Instance) -> bool:
+        return bool(http_get(instance.address))
 
 
 def services(client: Any, project: str) -> dict[str, Any]:
@@ -143,8 +155,9 @@ def test_check_requires_a_swarm_manager(
 def test_deploy_two_replicas_on_their_own_host_ports(
     runtime: SwarmRuntime, make_spec: SpecMaker, project: str, docker_client: Any
 ) -> None:
-    """Each task is an instance `<service>.<slot>` on its own published port; the service
-    carries the labels, the color's environment and the Compose name on the overlay."""
+    """Each instance is a one-task service `<color service>-<slot>`, called
+    `<color service>.<slot>`, on its own published port; the service carries the labels,
+    the color's environment and the Compose name on the overlay."""
     instances = runtime.deploy(make_spec(BLUE, 2, environment={"GREETING": "hi"}))
     assert [i.name for i in instances] == [f"{project}_app-blue.1", f"{project}_app-blue.2"]
     assert all((i.state, i.healthy, i.color) == ("running", True, BLUE) for i in instances)
@@ -153,8 +166,11 @@ def test_deploy_two_replicas_on_their_own_host_ports(
     assert len({http_get(i.address) for i in instances}) == 2  # two distinct hostnames
     assert runtime.instances(project, "app", BLUE) == instances
 
-    service = services(docker_client, project)[f"{project}_app-blue"]
-    spec = service.attrs["Spec"]
+    found = services(docker_client, project)
+    assert sorted(found) == [f"{project}_app-blue-1", f"{project}_app-blue-2"]
+    assert [replicas(s) for s in found.values()] == [1, 1]
+    spec = found[f"{project}_app-blue-2"].attrs["Spec"]
+    assert spec["Labels"]["io.flowgate.slot"] == "2"
     assert spec["Labels"]["io.flowgate.color"] == "blue"
     assert spec["Labels"]["io.flowgate.release"] == "r-blue"
     container = spec["TaskTemplate"]["ContainerSpec"]
@@ -166,18 +182,6 @@ def test_deploy_two_replicas_on_their_own_host_ports(
     assert docker_client.networks.get(f"{project}_default").attrs["Driver"] == "overlay"
     task_container = docker_client.containers.get(instances[0].id)
     assert task_container.labels["io.flowgate.project"] == project
-
-
-def test_deploying_the_other_color_and_redeploying_leave_the_first_untouched(
-    runtime: SwarmRuntime, make_spec: SpecMaker, project: str
-) -> None:
-    blue = runtime.deploy(make_spec(BLUE, 1))
-    first_green = runtime.deploy(make_spec(GREEN, 2))
-    second_green = runtime.deploy(make_spec(GREEN, 1))
-    assert not set(ids(first_green)) & set(ids(second_green))
-    assert ids(runtime.instances(project, "app", GREEN)) == ids(second_green)
-    assert ids(runtime.instances(project, "app", BLUE)) == ids(blue)
-    assert http_get(blue[0].address)
 
 
 def test_deploy_converts_the_compose_healthcheck_and_waits_for_it(
@@ -193,7 +197,7 @@ def test_deploy_converts_the_compose_healthcheck_and_waits_for_it(
     [instance] = runtime.deploy(make_spec(BLUE, 1, healthcheck=check, command=command))
     container = docker_client.containers.get(instance.id)
     assert container.attrs["State"]["Health"]["Status"] == "healthy"
-    spec = services(docker_client, project)[f"{project}_app-blue"].attrs["Spec"]
+    spec = services(docker_client, project)[f"{project}_app-blue-1"].attrs["Spec"]
     health = spec["TaskTemplate"]["ContainerSpec"]["Healthcheck"]
     assert (health["Interval"], health["Timeout"], health["Retries"]) == (300_000_000, 2e9, 3)
     assert http_get(instance.address)
@@ -212,7 +216,7 @@ def test_a_missing_image_fails_at_once_with_the_task_error(
     with pytest.raises(ReleaseFailed, match=rf"app-green: .*rejected: No such image: {missing}"):
         runtime.deploy(make_spec(GREEN, 1, timeout=120, image=missing))
     assert time.monotonic() - started < 60
-    assert list(services(docker_client, project)) == [f"{project}_app-blue"]
+    assert list(services(docker_client, project)) == [f"{project}_app-blue-1"]
     assert ids(runtime.instances(project, "app", BLUE)) == ids(blue)
 
 
@@ -227,7 +231,7 @@ def test_a_healthcheck_that_never_passes_times_out_and_removes_that_color(
         r"\(task starting: .*last health log: exit 1: not-yet\)",
     ):
         runtime.deploy(make_spec(GREEN, 2, timeout=4, healthcheck=failing))
-    assert list(services(docker_client, project)) == [f"{project}_app-blue"]
+    assert list(services(docker_client, project)) == [f"{project}_app-blue-1"]
     assert ids(runtime.instances(project, "app", BLUE)) == ids(blue)
     assert http_get(blue[0].address)
 
@@ -248,12 +252,16 @@ def test_scale_up_and_down_keeps_the_lowest_slots(
     runtime: SwarmRuntime, make_spec: SpecMaker, project: str
 ) -> None:
     """The engine keeps the first `count` instances in the proxy when scaling down, so
-    swarm must remove the highest slots, which it does."""
+    the runtime must remove exactly the highest slots (each slot is its own service, so
+    it is flowgate, not swarm, that picks them). New slots run the live release, not
+    what the Compose file names now."""
     [first] = runtime.deploy(make_spec(BLUE, 1))
-    up = runtime.scale(make_spec(BLUE, 3))
+    up = runtime.scale(make_spec(BLUE, 3, image=f"{project}-newer:2"))
     assert [i.name for i in up] == [f"{project}_app-blue.{n}" for n in (1, 2, 3)]
     assert up[0].id == first.id
     assert all(i.healthy for i in up)
+    middle = runtime.scale(make_spec(BLUE, 2))
+    assert ids(middle) == ids(up)[:2]
     down = runtime.scale(make_spec(BLUE, 1))
     assert ids(down) == [first.id]
     assert runtime.instances(project, "app", GREEN) == []
@@ -268,8 +276,8 @@ def test_stop_keeps_the_service_and_start_brings_that_release_back(
 ) -> None:
     deployed = runtime.deploy(make_spec(BLUE, 2))
     runtime.stop(project, "app", BLUE)
-    service = services(docker_client, project)[f"{project}_app-blue"]
-    assert replicas(service) == 0
+    kept = services(docker_client, project)
+    assert [replicas(s) for s in kept.values()] == [0, 0]
     stopped = runtime.instances(project, "app", BLUE)
     assert [(i.name, i.state, i.healthy, i.address) for i in stopped] == [
         (f"{project}_app-blue.{n}", "shutdown", False, "") for n in (1, 2)
@@ -281,9 +289,9 @@ def test_stop_keeps_the_service_and_start_brings_that_release_back(
     assert len(back) == 2 and all(i.healthy for i in back)
     assert not set(ids(back)) & set(ids(deployed))
     assert all(http_get(i.address) for i in back)
-    service.reload()
-    assert service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == test_image
-    assert "io.flowgate.replicas" not in service.attrs["Spec"]["Labels"]
+    for service in kept.values():
+        service.reload()
+        assert service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == test_image
 
 
 def test_start_or_scale_without_a_service_fails(
@@ -293,17 +301,6 @@ def test_start_or_scale_without_a_service_fails(
         runtime.start(make_spec(GREEN, 1))
     with pytest.raises(ReleaseFailed, match="no green instances of app to scale"):
         runtime.scale(make_spec(GREEN, 2))
-
-
-def test_remove_only_that_color(
-    runtime: SwarmRuntime, make_spec: SpecMaker, project: str, docker_client: Any
-) -> None:
-    runtime.deploy(make_spec(BLUE, 1))
-    green = runtime.deploy(make_spec(GREEN, 1))
-    runtime.remove(project, "app", BLUE)
-    assert runtime.instances(project, "app", BLUE) == []
-    assert list(services(docker_client, project)) == [f"{project}_app-green"]
-    assert ids(runtime.instances(project, "app", GREEN)) == ids(green)
 
 
 # -- side targets ----------------------------------------------------------------------------

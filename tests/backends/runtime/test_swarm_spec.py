@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from flowgate.backends.runtime.swarm_spec import published_ports, service_options
-from flowgate.backends.runtime.swarm_tasks import TaskView, failure, published_port
+from flowgate.backends.runtime.swarm_tasks import Node, TaskView, current, failure, published_port
 from flowgate.config.compose import Healthcheck, ServiceSpec
+from flowgate.errors import ConfigError, ExitCode
 from flowgate.models import Color
 
 
@@ -74,23 +77,118 @@ def task(state: str, slot: int = 1, desired: str = "running", **status: Any) -> 
     }
 
 
+NODES = {"n1": Node("10.201.0.11"), "n2": Node("10.201.0.12", state="down")}
+
+
 def test_a_task_is_an_instance_at_its_node_and_published_port() -> None:
-    view = TaskView("books_app-blue", Color.BLUE, "8080/tcp", True, {"n1": "10.201.0.11"})
-    running = view.instance(task("running", 2))
-    assert (running.name, running.address, running.state) == (
+    view = TaskView("books_app-blue", Color.BLUE, "8080/tcp", True, NODES, slot=2)
+    running = view.instance(task("running", 1))
+    assert (running.name, running.address, running.state, running.node) == (
         "books_app-blue.2",
-        "10.201.0.11:30002",
+        "10.201.0.11:30001",
         "running",
+        "10.201.0.11",
     )
-    assert (running.healthy, running.color, running.id) == (True, Color.BLUE, "c2")
+    assert (running.healthy, running.color, running.id) == (True, Color.BLUE, "c1")
+    assert running.to_dict()["node"] == "10.201.0.11"
     starting = view.instance(task("starting", 1))
     assert (starting.address, starting.healthy) == ("", False)
     assert published_port(task("running"), "8080/udp") is None
 
 
+def test_a_task_on_a_node_that_is_down_is_node_down_and_never_healthy() -> None:
+    """The manager still lists it as running: its node cannot report otherwise."""
+    view = TaskView("books_app-blue", Color.BLUE, "8080/tcp", True, NODES, slot=1)
+    lost = view.instance({**task("running", 1), "NodeID": "n2"})
+    assert (lost.state, lost.healthy, lost.address, lost.node) == (
+        "node-down",
+        False,
+        "",
+        "10.201.0.12",
+    )
+    assert not lost.running  # so the proxy leaves it out
+
+
+def test_the_current_task_is_the_newest_one_meant_to_run() -> None:
+    old = {**task("running", 1), "CreatedAt": "2026-01-01T00:00:01Z", "DesiredState": "shutdown"}
+    new = {**task("starting", 1), "ID": "new", "CreatedAt": "2026-01-01T00:00:09Z"}
+    assert current([old, new])["ID"] == "new"
+    assert current([old])["ID"] == old["ID"]
+    assert current([]) is None
+
+
 def test_only_a_failure_of_this_operation_counts() -> None:
+    view = TaskView("books_app-blue", Color.BLUE, "8080/tcp", True, NODES)
     rejected = task("rejected", 2, "shutdown", Err="No such image: books-ms:9")
-    assert failure("books_app-blue", [task("running"), rejected], set()) == (
+    assert failure(view, [task("running"), rejected], set()) == (
         "books_app-blue.2 rejected: No such image: books-ms:9"
     )
-    assert failure("books_app-blue", [task("running"), rejected], {rejected["ID"]}) is None
+    assert failure(view, [task("running"), rejected], {rejected["ID"]}) is None
+
+
+# -- Compose `deploy`: honoured or refused by name ------------------------------------------
+
+
+def test_deploy_settings_become_service_options() -> None:
+    made = options(
+        deploy={
+            "replicas": 3,
+            "labels": {"team": "books"},
+            "placement": {"constraints": ["node.labels.io.flowgate.node != manager"]},
+            "resources": {
+                "limits": {"cpus": "0.5", "memory": "64M"},
+                "reservations": {"cpus": 0.1, "memory": "1.5k"},
+            },
+            "restart_policy": {"condition": "on-failure", "delay": "1s", "max_attempts": 3},
+            "update_config": {"parallelism": 2, "delay": "10s", "order": "start-first"},
+            "rollback_config": {"parallelism": 1, "failure_action": "pause"},
+        },
+        placement=["node.labels.io.flowgate.node != manager"],
+    )
+    assert made["labels"] == {"team": "books"}
+    assert made["constraints"] == ["node.labels.io.flowgate.node != manager"]
+    assert made["resources"] == {
+        "Limits": {"NanoCPUs": 500_000_000, "MemoryBytes": 64 * 1024**2},
+        "Reservations": {"NanoCPUs": 100_000_000, "MemoryBytes": 1536},
+    }
+    assert made["restart_policy"] == {
+        "Condition": "on-failure",
+        "Delay": 1_000_000_000,
+        "MaxAttempts": 3,
+        "Window": 0,
+    }
+    assert made["update_config"] == {
+        "Parallelism": 2,
+        "Delay": 10_000_000_000,
+        "Order": "start-first",
+    }
+    assert made["rollback_config"] == {"Parallelism": 1, "FailureAction": "pause"}
+    assert made["endpoint_spec"]["Mode"] == "dnsrr"
+    assert options()["restart_policy"]["Condition"] == "any"
+
+
+@pytest.mark.parametrize(
+    ("deploy", "message"),
+    [
+        ({"mode": "global"}, r"app\.deploy\.mode: 'global' is not supported"),
+        (
+            {"placement": {"preferences": [{"spread": "node.labels.zone"}]}},
+            r"app\.deploy\.placement\.preferences: not supported: .*use placement\.constraints",
+        ),
+        ({"placement": {"max_replicas_per_node": 1}}, r"placement\.max_replicas_per_node"),
+        ({"resources": {"limits": {"pids": 10}}}, r"app\.deploy\.resources\.limits\.pids"),
+        ({"resources": {"limits": {"gpus": 1}}}, r"resources\.limits\.gpus: unknown"),
+        ({"restart_policy": {"condition": "always"}}, r"restart_policy\.condition: expected"),
+        ({"update_config": {"order": "random"}}, r"update_config\.order: expected"),
+        ({"resources": {"limits": {"memory": "lots"}}}, r"limits\.memory: expected a size"),
+        ({"endpoint_mode": "mesh"}, r"deploy\.endpoint_mode: expected vip or dnsrr"),
+        ({"wat": 1}, r"app\.deploy\.wat: unknown or unsupported deploy key"),
+    ],
+)
+def test_a_deploy_key_that_cannot_be_honoured_is_refused_by_name(
+    deploy: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message) as err:
+        options(deploy=deploy)
+    assert "\n" not in str(err.value)
+    assert err.value.exit_code == ExitCode.CONFIG

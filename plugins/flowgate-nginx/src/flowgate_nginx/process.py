@@ -95,12 +95,15 @@ def check_config(binary: str, files: NginxFiles, config: Path) -> None:
 
 
 def master_pid(files: NginxFiles) -> int | None:
-    """The running master's pid, or None (no pid file, or a stale one)."""
+    """The running master's pid, or None (no pid file, or a stale one: that pid is gone,
+    or now another program, or an nginx serving another config)."""
     try:
         pid = int(files.pid.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _title(pid).startswith("nginx: master process") else None
+    title = _title(pid)
+    ours = title.startswith("nginx: master process") and str(files.config) in title
+    return pid if ours else None
 
 
 def _title(pid: int) -> str:

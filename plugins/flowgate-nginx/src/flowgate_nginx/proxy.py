@@ -93,15 +93,20 @@ class NginxProxy(Proxy):
             self._save(after)
 
     def remove(self, service: str) -> None:
-        """Stop routing the service; nginx keeps serving the project's other services."""
+        """Stop routing the service; nginx keeps serving the project's other services,
+        and stops when the last one leaves (`flowgate down`)."""
         options = self._options()
         binary = self.binary
         with self._locked() as services:
             if check_service(service) not in services:
                 return
             after = {name: e for name, e in services.items() if name != service}
-            running = process.master_pid(self.files) is not None
-            self._replace_config(binary, render(after, options), running)
+            if not after:
+                process.stop(self.files)
+                self.files.config.unlink(missing_ok=True)
+            else:
+                running = process.master_pid(self.files) is not None
+                self._replace_config(binary, render(after, options), running)
             self._save(after)
 
     def _replace_config(self, binary: str, text: str, running: bool) -> None:

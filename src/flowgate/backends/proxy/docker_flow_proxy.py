@@ -72,8 +72,7 @@ class DockerFlowProxy(Proxy):
             raise ConfigError(f"expected [http[s]://]host[:port], got {host!r}", key="proxy_host")
         self.scheme = (found.group("scheme") or "http").lower()
         self.host = found.group("host")
-        port = found.group("port") or settings.get("proxy_reconf_port") or 8080
-        self.reconf_port = int(port)
+        self.reconf_port = int(found.group("port") or settings.proxy_reconf_port)
 
     @property
     def base_url(self) -> str:
@@ -141,7 +140,7 @@ class DockerFlowProxy(Proxy):
         )
 
     def public_url(self, route: Route) -> str | None:
-        port = int(self.settings.get("proxy_port") or 80)
+        port = self.settings.proxy_port
         netloc = self.host if port == 80 else f"{self.host}:{port}"
         return f"http://{netloc}{(route.paths or ('/',))[0]}"
 
@@ -218,7 +217,7 @@ class DockerFlowProxy(Proxy):
         docker_host = self.settings.get("proxy_docker_host")
         if not docker_host:
             return False
-        name = str(self.settings.get("proxy_container") or "docker-flow-proxy")
+        name = self.settings.proxy_container
         unreachable = f"cannot reach the proxy's Docker host {docker_host}"
         client = self._docker_client(unreachable)
         try:
@@ -240,11 +239,11 @@ class DockerFlowProxy(Proxy):
         if self.settings.get("consul_address"):
             environment["CONSUL_ADDRESS"] = str(self.settings.get("consul_address"))
         ports = {
-            "80/tcp": int(self.settings.get("proxy_port") or 80),
-            "443/tcp": int(self.settings.get("proxy_https_port") or 443),
+            "80/tcp": self.settings.proxy_port,
+            "443/tcp": self.settings.proxy_https_port,
             "8080/tcp": self.reconf_port,
         }
-        image = str(self.settings.get("proxy_image") or "vfarcic/docker-flow-proxy")
+        image = self.settings.proxy_image
         return client.containers.run(
             image, name=name, detach=True, ports=ports, environment=environment
         )

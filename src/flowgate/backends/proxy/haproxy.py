@@ -152,16 +152,51 @@ class HAProxyProxy(Proxy):
             raise
 
     def _apply_runtime(self, service: str, plans: Mapping[str, SlotPlan], text: str) -> None:
-        candidate = self._candidate(text)
+        # In a container, HAProxy reaches the instances from another host than flowgate
+        # checked them from: it waits for its own check (and the file is checked first).
+        # A local one switches at once; the file, only read by the next reload, is
+        # checked after the switch, and an invalid one puts the old routing back.
+        candidate = self._candidate(text) if self.container else None
         try:
-            for role, plan in plans.items():
-                self._switch(backend_name(service, role), plan)
+            if candidate is not None:
+                self._switch_checked(service, plans)
+            else:
+                self._switch_now(service, plans)
+                candidate = self._candidate(text)
         except FlowgateError:
-            candidate.unlink(missing_ok=True)
+            (self.files.root / "haproxy.cfg.new").unlink(missing_ok=True)
             # The unchanged file still describes the old routing: reload puts it back.
             control.reload(self.files)
             raise
         os.replace(candidate, self.files.config)
+
+    def _switch_now(self, service: str, plans: Mapping[str, SlotPlan]) -> None:
+        """flowgate has seen the new instances healthy: one batch puts them in service at
+        once (`health up`; HAProxy's checks stay on and take a failing one out later),
+        then takes the old ones out, so no request finds no server and the switch is one
+        round trip on the Runtime API."""
+        commands = []
+        for role, plan in plans.items():
+            backend = backend_name(service, role)
+            for index in plan.added:
+                address = plan.final[index]
+                assert address is not None
+                ip, port = parse_address(address)
+                server = f"{backend}/s{index + 1}"
+                _probe(backend, f"s{index + 1}", ip, port)
+                commands += [
+                    f"set server {server} addr {ip} port {port}",
+                    f"set server {server} health up",
+                    f"set server {server} state ready",
+                ]
+        for role, plan in plans.items():
+            backend = backend_name(service, role)
+            commands += [f"set server {backend}/s{i + 1} state maint" for i in plan.removed]
+        control.runtime_batch(self.files, commands)
+
+    def _switch_checked(self, service: str, plans: Mapping[str, SlotPlan]) -> None:
+        for role, plan in plans.items():
+            self._switch(backend_name(service, role), plan)
 
     def _switch(self, backend: str, plan: SlotPlan) -> None:
         """New servers first (checked UP while drained, then ready), old ones out last."""
@@ -312,6 +347,24 @@ class HAProxyProxy(Proxy):
         temporary = self.files.routes.with_suffix(".json.new")
         temporary.write_text(json.dumps(data, indent=2) + "\n")
         os.replace(temporary, self.files.routes)
+
+
+def _probe(backend: str, name: str, ip: str, port: int, timeout: float = 2.0) -> None:
+    """HAProxy's own check, done once from this host just before the switch: a TCP
+    connect (the rendered servers have plain `check`, i.e. layer 4). An instance that
+    does not accept it never gets traffic; nothing has changed yet."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    try:  # a plain socket: the IP is numeric, no resolver call
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.settimeout(timeout)
+            probe.connect((ip, port))
+    except OSError as err:
+        raise ReleaseFailed(
+            f"haproxy: {backend} server {name} ({ip}:{port}) not UP: connect failed "
+            f"({err.strerror or err}); the previous routing still serves"
+        ) from err
 
 
 @hookimpl

@@ -213,7 +213,9 @@ def _ordered_paths(services: Sequence[ServiceEntry]) -> list[tuple[str, ServiceE
 
 
 def _server_lines(slots: Slots) -> list[str]:
-    lines = []
+    # Only GET, HEAD and OPTIONS are resent after they reached a server (connection
+    # failures are retried for every method: nothing was sent).
+    lines = ["    http-request disable-l7-retry unless METH_GET || METH_OPTIONS"]
     for index, address in enumerate(slots, start=1):
         if address is None:
             lines.append(f"    server s{index} {FREE_SLOT} check disabled")
@@ -237,9 +239,15 @@ def render(services: Mapping[str, ServiceEntry], options: RenderOptions) -> str:
         "    mode http",
         "    balance roundrobin",
         "    option idle-close-on-response",
-        "    option redispatch",
+        # A server on a lost node (swarm) neither answers nor refuses: a fresh server
+        # connection per request (http-server-close) fails its connect fast, and that
+        # request is retried on another server (redispatch on every retry); a request
+        # already sent is retried (retry-on) only if idempotent (see _server_lines).
+        "    option http-server-close",
+        "    option redispatch 1",
         "    retries 3",
-        "    timeout connect 2s",
+        "    retry-on conn-failure empty-response response-timeout",
+        "    timeout connect 1s",
         "    timeout client 30s",
         "    timeout server 30s",
         "    timeout http-request 10s",

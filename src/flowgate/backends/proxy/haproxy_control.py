@@ -111,6 +111,22 @@ def runtime(files: HAProxyFiles, command: str) -> str:
     return answer
 
 
+def runtime_batch(files: HAProxyFiles, commands: list[str]) -> str:
+    """Several Runtime API commands on one line (`a; b; c`): HAProxy runs them one after
+    the other in one go, so a switch is one round trip and no other client command comes
+    between them. Any error line raises ReleaseFailed, naming the batch's first command."""
+    if not commands:
+        return ""
+    try:
+        answer = send(files.admin_socket, "; ".join(commands)).strip()
+    except OSError as err:
+        raise ReleaseFailed(f"haproxy: runtime API socket does not answer: {err}") from err
+    for line in answer.splitlines():
+        if any(word in line for word in RUNTIME_ERRORS):
+            raise ReleaseFailed(f"haproxy: `{commands[0]}` ... failed: {line.strip()}")
+    return answer
+
+
 def validate_config(path: Path) -> None:
     """`haproxy -c`; the first error line goes into the one-line message."""
     result = subprocess.run(

@@ -17,14 +17,17 @@ same state, history and lock holder.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
+from flowgate.backends.registry import consul_history
 from flowgate.backends.registry.consul_client import ConsulEndpoint, consul_errors, env_from_os
 from flowgate.backends.registry.consul_lock import SessionLock
-from flowgate.errors import BackendUnreachable, ConfigError, ConflictError, FlowgateError
+from flowgate.errors import BackendUnreachable, ConfigError, ConflictError
 from flowgate.models import Color, Instance, Release, TargetState
 
 if TYPE_CHECKING:
@@ -39,7 +42,9 @@ class ConsulRegistry(Registry):
     name = "consul"
     #: Seconds a request may take before Consul counts as unreachable.
     timeout: ClassVar[float] = 10.0
-    #: `check()` must answer fast, also when the address is a black hole.
+    #: `check()` must fail fast when the address is a black hole: seconds to connect.
+    #: An agent that accepted the connection but answers slowly (a busy machine) is
+    #: alive, and gets the full `timeout` to answer: it is not "unreachable".
     check_timeout: ClassVar[float] = 2.0
     #: Consul refuses session TTLs under 10s, so shorter lock TTLs are raised to 10s.
     #: Tests against `flowgate.testing.consul_server` (with its own minimum lowered) may
@@ -50,6 +55,7 @@ class ConsulRegistry(Registry):
         super().__init__(settings)
         self.endpoint = ConsulEndpoint.resolve(settings.get("consul_address"), env_from_os())
         self._client: Any = None
+        self._indexed: set[tuple[str, str]] = set()  # release ids this process indexed
 
     @property
     def consul(self) -> Any:
@@ -61,7 +67,7 @@ class ConsulRegistry(Registry):
         return consul_errors(self.endpoint, what)
 
     def check(self) -> None:
-        client = self.endpoint.client(self.check_timeout)
+        client = self.endpoint.client((self.check_timeout, self.timeout))
         with self._errors("a status query"):
             leader = client.status.leader()
         if not leader:
@@ -84,10 +90,10 @@ class ConsulRegistry(Registry):
     def _json(entry: dict[str, Any], key: str) -> dict[str, Any]:
         try:
             data = json.loads(entry.get("Value") or b"null")
-        except ValueError as err:
-            raise FlowgateError(f"Consul key {key} does not hold JSON; delete it") from err
+        except (ValueError, RecursionError) as err:
+            raise _damaged(key, "not JSON") from err
         if not isinstance(data, dict):
-            raise FlowgateError(f"Consul key {key} does not hold a JSON object; delete it")
+            raise _damaged(key, "not a JSON object")
         return data
 
     # -- state ----------------------------------------------------------------------------
@@ -98,13 +104,11 @@ class ConsulRegistry(Registry):
         if entry is None:
             return TargetState(service=service)
         try:
-            return TargetState.from_dict(self._json(entry, key), version=int(entry["ModifyIndex"]))
+            return TargetState.from_dict(
+                self._json(entry, key), version=int(entry["ModifyIndex"]), service=service
+            )
         except ValueError as err:
-            raise ConfigError(
-                f"{err}; the registry's state is damaged: restore it, or delete the key "
-                "(flowgate then forgets which color is live)",
-                source=f"Consul key {key}",
-            ) from None
+            raise _damaged(key, str(err)) from None
 
     def save_state(self, state: TargetState) -> TargetState:
         key = f"flowgate/{state.service}/state"
@@ -147,13 +151,47 @@ class ConsulRegistry(Registry):
 
     def save_release(self, release: Release) -> None:
         self._put(f"flowgate/{release.service}/releases/{release.id}", _dump(release.to_dict()))
+        if (release.service, release.id) not in self._indexed:
+            consul_history.remember(self, release.service, release.id)
+            self._indexed.add((release.service, release.id))
 
-    def releases(self, service: str) -> list[Release]:
+    def releases(self, service: str, limit: int | None = None) -> list[Release]:
+        if limit is None:  # everything: one recursive read beats a request per record
+            prefix = f"flowgate/{service}/releases/"
+            with self._errors(f"reading {prefix}"):
+                _, entries = self.consul.kv.get(prefix, recurse=True)
+            found = []
+            for entry in entries or ():
+                try:
+                    found.append(Release.from_dict(self._json(entry, entry["Key"])))
+                except (ValueError, TypeError) as err:
+                    raise _damaged(entry["Key"], str(err)) from None
+            return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
+        return list(itertools.islice(self.iter_releases(service), limit))
+
+    def iter_releases(self, service: str) -> Iterator[Release]:
+        """The newest from the service's small index key, then, only if the caller goes
+        past them, the older ones from a `?keys` listing (see consul_history)."""
         prefix = f"flowgate/{service}/releases/"
-        with self._errors(f"reading {prefix}"):
-            _, entries = self.consul.kv.get(prefix, recurse=True)
-        found = [Release.from_dict(self._json(e, e["Key"])) for e in entries or ()]
-        return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
+        return consul_history.iter_recent(self, service, lambda rid: self._release(prefix + rid))
+
+    def _list_ids(self, service: str) -> list[str]:
+        prefix = f"flowgate/{service}/releases/"
+        with self._errors(f"listing {prefix}"):
+            _, keys = self.consul.kv.get(prefix, keys=True, separator="/")
+        return [key[len(prefix) :] for key in keys or () if not key.endswith("/")]
+
+    def release(self, service: str, release_id: str) -> Release | None:
+        return self._release(f"flowgate/{service}/releases/{release_id}")
+
+    def _release(self, key: str) -> Release | None:
+        entry = self._get(key)
+        if entry is None:
+            return None
+        try:
+            return Release.from_dict(self._json(entry, key))
+        except (ValueError, TypeError) as err:
+            raise _damaged(key, str(err)) from None
 
     # -- lock -----------------------------------------------------------------------------
 
@@ -214,6 +252,14 @@ class ConsulRegistry(Registry):
         with self._errors("listing the agent's services"):
             services = self.consul.agent.services()
         return {sid for sid, s in services.items() if s.get("Service") == name}
+
+
+def _damaged(key: str, problem: str) -> ConfigError:
+    return ConfigError(
+        f"{problem}; the registry's record is damaged: restore it from a backup (deleting "
+        "the state makes flowgate forget which color is live)",
+        source=f"Consul key {key}",
+    )
 
 
 @hookimpl

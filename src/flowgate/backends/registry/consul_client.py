@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flowgate.errors import BackendUnreachable, ConfigError, FlowgateError
+from flowgate.errors import BackendUnreachable, ConfigError
 
 DEFAULT_ADDRESS = "127.0.0.1:8500"
 
@@ -69,7 +69,9 @@ class ConsulEndpoint:
             cert=cert,
         )
 
-    def client(self, timeout: float) -> Any:
+    def client(self, timeout: float | tuple[float, float]) -> Any:
+        """A py-consul client; `timeout` is seconds per request, or (connect, read) as
+        requests takes it (py-consul hands it over unchanged)."""
         import consul
 
         return consul.Consul(
@@ -103,13 +105,17 @@ def consul_errors(endpoint: ConsulEndpoint, what: str) -> Iterator[None]:
         yield
     except (requests.ConnectionError, requests.Timeout) as err:
         raise BackendUnreachable(f"cannot reach Consul at {endpoint.url}: {_reason(err)}") from err
-    except consul.ACLPermissionDenied as err:
-        raise FlowgateError(
-            f"Consul at {endpoint.url} refused {what}: permission denied; "
-            "set CONSUL_HTTP_TOKEN to a token with key and session write rights"
+    except (consul.ACLPermissionDenied, consul.ACLDisabled) as err:
+        # A refused token is fixed in the configuration, not by retrying: exit 4.
+        raise ConfigError(
+            f"Consul at {endpoint.url} refused {what}: permission denied (ACL); set it to a "
+            "token with key:write on flowgate/ and docker-flow/ and session:write",
+            source="CONSUL_HTTP_TOKEN",
         ) from err
     except consul.ConsulException as err:
-        raise FlowgateError(f"Consul at {endpoint.url} refused {what}: {err}") from err
+        # Consul answered but failed (a 5xx, no leader): the backend cannot do its job.
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+        raise BackendUnreachable(f"Consul at {endpoint.url} failed {what}: {first}") from err
 
 
 def env_from_os() -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import itertools
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from typing import Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import Backend, LockHandle, Registry
+from flowgate.backends.registry.history import newest_first
 from flowgate.errors import (
     BackendUnreachable,
     ConfigError,
@@ -34,6 +36,7 @@ from flowgate.errors import (
     LockHeld,
     UsageError,
 )
+from flowgate.files import private_dir
 from flowgate.models import Release, TargetState
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -47,29 +50,70 @@ def _safe(name: str, what: str) -> str:
 
 
 def write_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON so that readers see the old file or the new one, never a torn one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write JSON so that readers see the old file or the new one, never a torn one.
+    The file is the owner's only (0600, mkstemp's mode). A full disk or a read-only
+    folder is BackendUnreachable (exit 5) naming the file; the old file stays as it was."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise _unwritable(path, err) from err
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise _unwritable(path, err) from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _unwritable(path: Path, err: OSError) -> BackendUnreachable:
+    reason = err.strerror or str(err)
+    return BackendUnreachable(f"cannot write the registry file {path}: {reason}")
+
+
 def read_json(path: Path) -> dict[str, Any] | None:
+    """A registry file's object, None when absent. A damaged file is a ConfigError (exit 4)
+    naming it; one that cannot be read at all is BackendUnreachable (exit 5)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as err:
-        raise FlowgateError(f"registry file {path} is unreadable ({err}); remove it") from err
+    except (OSError, UnicodeDecodeError) as err:
+        if isinstance(err, UnicodeDecodeError):
+            raise _damaged(path, "not UTF-8 text") from err
+        raise BackendUnreachable(
+            f"cannot read the registry file {path}: {err.strerror or err}"
+        ) from err
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise _damaged(path, f"not JSON: {str(err)[:80]}") from err
     if not isinstance(data, dict):
-        raise FlowgateError(f"registry file {path} does not hold an object; remove it")
+        raise _damaged(path, "not a JSON object")
     return data
+
+
+def _read_release(path: Path) -> Release | None:
+    data = read_json(path)
+    if data is None:
+        return None
+    try:
+        return Release.from_dict(data)
+    except (ValueError, TypeError) as err:
+        raise _damaged(path, str(err)) from None
+
+
+def _damaged(path: Path, problem: str) -> ConfigError:
+    return ConfigError(
+        f"{problem}; the registry file is damaged: restore it from a backup (deleting it "
+        "makes flowgate forget which color is live)",
+        source=str(path),
+    )
 
 
 class FileRegistry(Registry):
@@ -82,7 +126,7 @@ class FileRegistry(Registry):
     def _folder(self, service: str) -> Path:
         folder = self.root / _safe(service, "service")
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_dir(folder)
         except OSError as err:
             raise BackendUnreachable(f"cannot write the registry at {folder}: {err}") from err
         return folder
@@ -91,7 +135,10 @@ class FileRegistry(Registry):
     def _guard(self, service: str) -> Iterator[Path]:
         """Serialise read-compare-write sequences across processes (and threads)."""
         folder = self._folder(service)
-        fd = os.open(folder / ".guard", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(folder / ".guard", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise _unwritable(folder / ".guard", err) from err
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield folder
@@ -116,20 +163,23 @@ class FileRegistry(Registry):
         try:
             if not isinstance(data.get("state"), dict):
                 raise ValueError('state: missing (expected {"version": N, "state": {...}})')
-            if not isinstance(data.get("version"), int):
-                raise ValueError(f"version: expected a number, got {data.get('version')!r}")
-            return TargetState.from_dict(data["state"], version=data["version"])
+            version = data.get("version")
+            if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+                raise ValueError(f"version: expected a whole number >= 0, got {version!r}")
+            return TargetState.from_dict(data["state"], version=version, service=service)
         except ValueError as err:
             raise ConfigError(
-                f"{err}; the registry's state is damaged: restore it, or remove the file "
-                "(flowgate then forgets which color is live)",
+                f"{err}; the registry's state is damaged: restore it from a backup "
+                "(deleting it makes flowgate forget which color is live)",
                 source=str(path),
             ) from None
 
     def save_state(self, state: TargetState) -> TargetState:
         with self._guard(state.service) as folder:
             current = read_json(folder / "state.json")
-            version = int(current["version"]) if current else 0
+            version = current.get("version") if current else 0
+            if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+                raise _damaged(folder / "state.json", f"version: {version!r} is not a number")
             if version != state.version:
                 raise ConflictError(
                     f"the state of {state.service} changed while this command ran "
@@ -142,27 +192,46 @@ class FileRegistry(Registry):
 
     def save_release(self, release: Release) -> None:
         folder = self._folder(release.service) / "releases"
-        folder.mkdir(exist_ok=True)
+        try:
+            private_dir(folder)
+        except OSError as err:
+            raise _unwritable(folder, err) from err
         write_atomic(folder / f"{_safe(release.id, 'release')}.json", release.to_dict())
 
-    def releases(self, service: str) -> list[Release]:
+    def releases(self, service: str, limit: int | None = None) -> list[Release]:
+        return list(itertools.islice(self.iter_releases(service), limit))
+
+    def iter_releases(self, service: str) -> Iterator[Release]:
         folder = self.root / _safe(service, "service") / "releases"
-        if not folder.is_dir():
-            return []
-        found = []
-        for path in folder.glob("*.json"):
-            data = None if path.name.startswith(".") else read_json(path)
-            if data is not None:
-                found.append(Release.from_dict(data))
-        return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
+        try:
+            names = [
+                entry.name[: -len(".json")]
+                for entry in os.scandir(folder)
+                if entry.name.endswith(".json") and not entry.name.startswith(".")
+            ]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        yield from newest_first(names, lambda name: _read_release(folder / f"{name}.json"))
+
+    def release(self, service: str, release_id: str) -> Release | None:
+        if not _SAFE_NAME.match(release_id):
+            return None
+        return _read_release(
+            self.root / _safe(service, "service") / "releases" / f"{release_id}.json"
+        )
 
     # -- lock -----------------------------------------------------------------------------
 
     def _live_lock(self, folder: Path) -> dict[str, Any] | None:
         data = read_json(folder / "lock.json")
-        if data is None or float(data.get("expires_at", 0)) <= time.time():
+        if data is None:
             return None
-        return data
+        expires_at = data.get("expires_at", 0)
+        if not isinstance(expires_at, (int, float)) or isinstance(expires_at, bool):
+            raise _damaged(folder / "lock.json", f"expires_at: {expires_at!r} is not a time")
+        if not isinstance(data.get("holder", {}), dict):
+            raise _damaged(folder / "lock.json", "holder: not an object")
+        return data if expires_at > time.time() else None
 
     def acquire_lock(self, service: str, holder: dict[str, Any], ttl: float) -> LockHandle:
         token = secrets.token_hex(16)
@@ -182,9 +251,12 @@ class FileRegistry(Registry):
                 write_atomic(path, record)  # the old holder expired: take over
             else:
                 # Create-exclusive with the full content: link fails if the file exists.
-                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".lock.json.", suffix=".tmp")
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(record, handle)
+                try:
+                    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".lock.json.", suffix=".tmp")
+                    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                        json.dump(record, handle)
+                except OSError as err:
+                    raise _unwritable(path, err) from err
                 try:
                     os.link(tmp, path)
                 except FileExistsError as err:
@@ -202,14 +274,14 @@ class FileRegistry(Registry):
                 raise FlowgateError(
                     f"the release lock of {lock.service} was lost (it expired unrenewed)"
                 )
-            data["expires_at"] = time.time() + float(lock.extra.get("ttl", data["ttl"]))
+            data["expires_at"] = time.time() + float(lock.extra["ttl"])
             write_atomic(folder / "lock.json", data)
 
     def release_lock(self, lock: LockHandle) -> None:
         with self._guard(lock.service) as folder:
             data = read_json(folder / "lock.json")
             if data is not None and data.get("token") == lock.token:
-                (folder / "lock.json").unlink()
+                _unlink(folder / "lock.json")
 
     def lock_holder(self, service: str) -> dict[str, Any] | None:
         folder = self.root / _safe(service, "service")
@@ -221,8 +293,15 @@ class FileRegistry(Registry):
             data = read_json(folder / "lock.json")
             if data is None or data.get("holder") != holder:
                 return False  # freed or taken by someone else meanwhile: leave it
-            (folder / "lock.json").unlink()
+            _unlink(folder / "lock.json")
             return True
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError as err:
+        raise _unwritable(path, err) from err
 
 
 def _held(service: str, record: dict[str, Any]) -> LockHeld:

@@ -87,7 +87,7 @@ class DockerRuntime(EngineConnection, Runtime):
     @property
     def address(self) -> str:
         """Where published ports are reached from here."""
-        address = str(self.settings.get("publish_address") or "127.0.0.1")
+        address = self.settings.publish_address
         if address in ("0.0.0.0", "::", ""):
             from urllib.parse import urlparse
 
@@ -130,7 +130,7 @@ class DockerRuntime(EngineConnection, Runtime):
     ) -> Container:
         import docker
 
-        publish = str(self.settings.get("publish_address") or "127.0.0.1")
+        publish = self.settings.publish_address
         options = container_options(
             labels[f"{LABEL}project"], self.settings.project_dir, service, publish
         )
@@ -169,7 +169,7 @@ class DockerRuntime(EngineConnection, Runtime):
         return int(container.labels.get(f"{LABEL}stop-timeout") or self._stop_timeout())
 
     def _stop_timeout(self) -> int:
-        return math.ceil(float(self.settings.get("stop_timeout", 10.0)))
+        return math.ceil(self.settings.stop_timeout)
 
     @staticmethod
     def _remove_all(containers: Iterable[Container]) -> None:

@@ -46,7 +46,7 @@ class EngineConnection:
     @property
     def url(self) -> str:
         default = "unix:///var/run/docker.sock"
-        return str(self.settings.get("host") or os.environ.get("DOCKER_HOST") or default)
+        return str(self.settings.host or os.environ.get("DOCKER_HOST") or default)
 
     @property
     def _unreachable(self) -> str:

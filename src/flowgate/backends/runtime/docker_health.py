@@ -86,6 +86,8 @@ def to_instance(container: Container, port: str | None, address: str) -> Instanc
         healthy=is_healthy(container, port, address),
         color=Color(color) if color in ("blue", "green") else None,
         id=container.id or "",
+        image=str(container.attrs.get("Image") or ""),
+        release=labels.get("io.flowgate.release", ""),
     )
 
 

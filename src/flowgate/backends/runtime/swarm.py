@@ -1,34 +1,48 @@
-"""The `swarm` runtime: each color of a target is one Swarm-mode service.
+"""The `swarm` runtime: each instance of a color is its own one-task Swarm-mode service.
 
-`<project>_<target>-<color>` runs `count` replicas (one task per instance) on the project's
-attachable overlay network `<project>_default`, where side targets run as services
-`<project>_<side>` reachable by their Compose name. Ports are published in host mode, so
-the proxy reaches every task at its node's address and its own host port.
+Instance N of a color is the service `<project>_<target>-<color>-<N>` (label
+`io.flowgate.slot=N`, one replica), known to the proxy and `status` as
+`<project>_<target>-<color>.<N>`. One service per instance, rather than one service with N
+replicas, is what lets flowgate decide which instances a scale-down removes: Swarm picks
+the tasks to drop from a replicated service itself, so the proxy could still be sending
+requests to the one it takes. Here the engine takes the highest slots out of the proxy
+and this runtime removes exactly those services. Swarm still places every task (the
+Compose `deploy` settings as constraints, resources, restart policy) and replaces a task
+whose node is lost.
 
-Stopping a color scales its service to 0 and records the replica count in a label: the
-service keeps its image and settings, so `start` (a rollback) brings back exactly that
-release. Services are found by their `io.flowgate.*` labels, never by name.
+Services run on the project's attachable overlay network `<project>_default`, where side
+targets run as ordinary services `<project>_<side>` reachable by their Compose name. Ports
+are published in host mode, so the proxy reaches every task at its node's address and its
+own host port. Stopping a color scales its services to 0: they keep their image and
+settings, so `start` (a rollback) brings back exactly that release at its scale. Services
+are found by their `io.flowgate.*` labels, never by name. Reading and waiting on services
+is in swarm_services.py; this module is the color lifecycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, ClassVar
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Runtime
-from flowgate.backends.runtime import swarm_tasks as tasks
-from flowgate.backends.runtime.docker_engine import STOP_TIMEOUT, EngineConnection, parallel
-from flowgate.backends.runtime.docker_health import last_health_log
+from flowgate.backends.runtime.docker_engine import STOP_TIMEOUT, parallel
 from flowgate.backends.runtime.docker_setup import ensure_image, image_name
+from flowgate.backends.runtime.swarm_services import (
+    LABEL,
+    SLOT,
+    SwarmServices,
+    instance_base,
+    slot_of,
+)
 from flowgate.backends.runtime.swarm_spec import (
     ensure_overlay_networks,
     network_attachments,
+    network_names,
     service_options,
 )
 from flowgate.config.keys import Key
-from flowgate.errors import BackendUnreachable, ReleaseFailed
+from flowgate.errors import ReleaseFailed
 from flowgate.models import Color, Instance
 
 if TYPE_CHECKING:
@@ -36,191 +50,12 @@ if TYPE_CHECKING:
 
     from flowgate.config.compose import ServiceSpec
 
-LABEL = "io.flowgate."
-STOPPED_REPLICAS = f"{LABEL}replicas"  # set while a color is stopped (scaled to 0)
-STOP_WAIT = 20.0  # seconds beyond stop_timeout a stopped color's tasks may take to end
 
-
-class SwarmRuntime(EngineConnection, Runtime):
-    """Runs each color as a replicated Swarm-mode service; a task is an instance."""
+class SwarmRuntime(SwarmServices, Runtime):
+    """Runs each instance of a color as a one-task Swarm-mode service."""
 
     name = "swarm"
     config_keys: ClassVar[tuple[Key, ...]] = (STOP_TIMEOUT,)
-
-    # -- connection ------------------------------------------------------------------------
-
-    def _not_manager(self, detail: str) -> BackendUnreachable:
-        return BackendUnreachable(
-            f"the Docker engine at {self.url} {detail}; runtime swarm needs a swarm manager: "
-            "run `docker swarm init` there, or point host/DOCKER_HOST at a manager"
-        )
-
-    def check(self) -> None:
-        with self._pinged() as client:
-            swarm = client.info().get("Swarm") or {}
-        state = swarm.get("LocalNodeState") or "inactive"
-        if state != "active":
-            raise self._not_manager(f"is not in a swarm (swarm state: {state})")
-        if not swarm.get("ControlAvailable"):
-            raise self._not_manager("is a swarm worker, not a manager")
-
-    @contextmanager
-    def _swarm_errors(self, action: str) -> Iterator[None]:
-        """Like `_errors`, but the engine's 503 "not a swarm manager" is unreachable."""
-        import docker
-
-        try:
-            with self._errors(action):
-                yield
-        except ReleaseFailed as err:
-            cause = err.__cause__
-            if isinstance(cause, docker.errors.APIError) and cause.status_code == 503:
-                raise self._not_manager(f"refused: {cause.explanation}") from cause
-            raise
-
-    # -- finding services and tasks ----------------------------------------------------------
-
-    def _services(self, **labels: str) -> list[Service]:
-        filters = {"label": [f"{LABEL}{key}={value}" for key, value in labels.items()]}
-        return list(self.client.services.list(filters=filters))
-
-    def _color(self, project: str, target: str, color: Color) -> Service | None:
-        found = self._services(project=project, target=target, color=str(color))
-        return found[0] if found else None
-
-    def _tasks(self, service: Service) -> list[tasks.Task]:
-        return list(self.client.api.tasks(filters={"service": service.id}))
-
-    def _node_addresses(self) -> dict[str, str]:
-        """Where each node's published ports are reached from here."""
-        from urllib.parse import urlparse
-
-        url = urlparse(self.url)
-        remote = url.hostname if url.scheme in ("tcp", "http", "https") else None
-        fallback = remote or "127.0.0.1"
-        found = {}
-        for node in self.client.api.nodes():
-            address = str((node.get("Status") or {}).get("Addr") or "")
-            found[node["ID"]] = fallback if address in tasks.UNUSABLE_ADDRESSES else address
-        return found
-
-    def _view(self, service: Service, color: Color | None) -> tasks.TaskView:
-        spec = service.attrs["Spec"]
-        container = spec["TaskTemplate"]["ContainerSpec"]
-        labels = spec.get("Labels") or {}
-        check = (container.get("Healthcheck") or {}).get("Test") or []
-        return tasks.TaskView(
-            service=service.name or "",
-            color=color,
-            port=labels.get(f"{LABEL}port") or None,
-            has_healthcheck=(
-                check != ["NONE"]
-                and (bool(check) or self._image_has_healthcheck(container.get("Image", "")))
-            ),
-            node_addresses=self._node_addresses(),
-        )
-
-    def _image_has_healthcheck(self, image: str) -> bool:
-        """An image's own HEALTHCHECK counts too (swarm waits for it just the same)."""
-        import docker
-
-        try:
-            config = self.client.images.get(image.split("@")[0]).attrs.get("Config") or {}
-        except docker.errors.DockerException:
-            return False  # not on this node: fall back to probing the port
-        test = (config.get("Healthcheck") or {}).get("Test") or []
-        return bool(test) and test != ["NONE"]
-
-    def _update(self, service: Service, replicas: int, labels: dict[str, str]) -> None:
-        """Change only the replica count and the labels, sending the spec back as read.
-
-        The task template must compare equal to the one the running tasks have, or swarm
-        replaces every task (a rolling restart on a mere scale). Two things break that: the
-        SDK's `Service.update` rebuilds the container spec, and the engine reports an unset
-        runtime as "container" but stores a sent "container" as set; so the template goes
-        back verbatim, minus that one default.
-        """
-        from docker.types import ServiceMode
-
-        service.reload()
-        spec = service.attrs["Spec"]
-        template = dict(spec["TaskTemplate"])
-        if template.get("Runtime") == "container":
-            del template["Runtime"]
-        self.client.api.update_service(
-            service.id,
-            service.version,
-            task_template=template,
-            name=spec["Name"],
-            labels=labels,
-            mode=ServiceMode("replicated", replicas=replicas),
-            update_config=spec.get("UpdateConfig"),
-            rollback_config=spec.get("RollbackConfig"),
-            endpoint_spec=spec.get("EndpointSpec"),
-            fetch_current_spec=False,
-        )
-        service.reload()
-
-    @staticmethod
-    def _replicas(service: Service) -> int:
-        mode = service.attrs["Spec"].get("Mode") or {}
-        return int((mode.get("Replicated") or {}).get("Replicas") or 0)
-
-    def instances(self, project: str, target: str, color: Color) -> list[Instance]:
-        with self._swarm_errors(f"listing {target}-{color}"):
-            service = self._color(project, target, color)
-            if service is None:
-                return []
-            labels = service.attrs["Spec"].get("Labels") or {}
-            if self._replicas(service) == 0:
-                # Stopped: the slots that `start` brings back, none of them running.
-                kept = int(labels.get(STOPPED_REPLICAS) or 0)
-                return [
-                    Instance(f"{service.name}.{slot}", "", "shutdown", False, color)
-                    for slot in range(1, kept + 1)
-                ]
-            view = self._view(service, color)
-            wanted = [t for t in self._tasks(service) if t.get("DesiredState") == "running"]
-            wanted.sort(key=lambda t: int(t.get("Slot") or 0))
-            healthy = parallel(view.healthy, wanted)
-            return [view.instance(t, ok) for t, ok in zip(wanted, healthy, strict=True)]
-
-    # -- waiting -----------------------------------------------------------------------------
-
-    def _describe(self, task: tasks.Task) -> str:
-        status = task.get("Status", {})
-        text = f"task {tasks.task_state(task)}: {status.get('Err') or status.get('Message')}"
-        cid = tasks.container_id(task)
-        if cid:
-            with suppress(Exception):  # the health log only decorates the message
-                container = self.client.containers.get(cid)
-                if container.attrs.get("State", {}).get("Health"):
-                    text += f"; last health log: {last_health_log(container)}"
-        return text
-
-    def _wait(
-        self, service: Service, color: Color, replicas: int, known: set[str], timeout: float
-    ) -> None:
-        service.reload()
-        tasks.wait_converged(
-            lambda: self._tasks(service),
-            self._view(service, color),
-            replicas,
-            known,
-            timeout,
-            self._describe,
-        )
-
-    def _wait_stopped(self, service: Service) -> None:
-        import time
-
-        deadline = time.monotonic() + float(self.settings.get("stop_timeout", 10.0)) + STOP_WAIT
-        live_states = ("assigned", "accepted", "preparing", "ready", "starting", "running")
-        while time.monotonic() < deadline:
-            if not any(tasks.task_state(t) in live_states for t in self._tasks(service)):
-                return
-            time.sleep(tasks.POLL_INTERVAL)
-        raise ReleaseFailed(f"{service.name}: tasks still running after it was scaled to 0")
 
     # -- the color lifecycle ---------------------------------------------------------------
 
@@ -231,30 +66,40 @@ class SwarmRuntime(EngineConnection, Runtime):
             return ensure_image(self.client, project, service, pull=pull)
         return image_name(project, service)
 
-    def _create(
-        self,
-        name: str,
-        image: str,
-        project: str,
-        service: ServiceSpec,
-        labels: dict[str, str],
-        environment: dict[str, str],
-        replicas: int,
-    ) -> Service:
-        from docker.types import ServiceMode
-
-        networks = ensure_overlay_networks(self.client, project, service)
-        options = service_options(
+    def _options(
+        self, project: str, service: ServiceSpec, environment: dict[str, str]
+    ) -> dict[str, Any]:
+        """Service options from the Compose service; raises ConfigError (nothing created
+        yet) for a `deploy` key the swarm runtime cannot honour."""
+        return service_options(
             project,
             self.settings.project_dir,
             service,
             environment,
             float(self.settings.get("stop_timeout", 10.0)),
         )
+
+    def _create(
+        self,
+        name: str,
+        image: str,
+        project: str,
+        service: ServiceSpec,
+        options: dict[str, Any],
+        labels: dict[str, str],
+        replicas: int,
+    ) -> Service:
+        """One service; the project's overlay networks must exist already (created once
+        before instances are created in parallel, which would race to create them)."""
+        from docker.types import ServiceMode
+
+        networks = network_names(project, service)
+        options = dict(options)
+        own = options.pop("labels", {})
         return self.client.services.create(
             image,
             name=name,
-            labels=labels,
+            labels={**own, **labels},
             container_labels={**service.labels, **labels},
             mode=ServiceMode("replicated", replicas=replicas),
             networks=network_attachments(networks, service.name),
@@ -262,6 +107,8 @@ class SwarmRuntime(EngineConnection, Runtime):
         )
 
     def deploy(self, spec: DeploySpec) -> list[Instance]:
+        environment = {"FLOWGATE_COLOR": str(spec.color), "FLOWGATE_RELEASE": spec.release_id}
+        options = self._options(spec.project, spec.service, environment)
         with self._swarm_errors(f"deploying {spec.target}-{spec.color}"):
             image = self._image(spec.project, spec.service, pull=False)
             self.remove(spec.project, spec.target, spec.color)
@@ -272,69 +119,131 @@ class SwarmRuntime(EngineConnection, Runtime):
                 f"{LABEL}release": spec.release_id,
                 f"{LABEL}port": spec.service.main_port or "",
             }
-            environment = {"FLOWGATE_COLOR": str(spec.color), "FLOWGATE_RELEASE": spec.release_id}
-            name = f"{spec.project}_{spec.target}-{spec.color}"
-            created = self._create(
-                name, image, spec.project, spec.service, labels, environment, spec.count
-            )
+            base = f"{spec.project}_{spec.target}-{spec.color}"
+            ensure_overlay_networks(self.client, spec.project, spec.service)
+            created: list[Service] = []
+
+            def create(slot: int) -> Service:
+                made = self._create(
+                    f"{base}-{slot}",
+                    image,
+                    spec.project,
+                    spec.service,
+                    options,
+                    {**labels, SLOT: str(slot)},
+                    1,
+                )
+                created.append(made)
+                return made
+
             try:
-                self._wait(created, spec.color, spec.count, set(), spec.health_timeout)
+                services = parallel(create, range(1, spec.count + 1))
+                parallel(
+                    lambda s: self._wait(s, spec.color, 1, set(), spec.health_timeout), services
+                )
             except ReleaseFailed as err:
-                with suppress(Exception):
-                    created.remove()
+                self._remove_all(created)
                 raise ReleaseFailed(f"{spec.target}-{spec.color}: {err}") from err
             except BaseException:
-                with suppress(Exception):
-                    created.remove()
+                self._remove_all(created)
                 raise
         return self.instances(spec.project, spec.target, spec.color)
 
-    def _set_replicas(self, spec: DeploySpec, replicas: int, action: str) -> list[Instance]:
-        """Update the color's service to `replicas` running tasks and wait for them."""
+    def _copy(self, model: Service, slot: int) -> Service:
+        """A new instance service of the same release as `model` (scale keeps the live
+        release, not what the Compose file names today)."""
+        from docker.types import ServiceMode
 
-        with self._swarm_errors(f"{action} {spec.target}-{spec.color}"):
-            service = self._color(spec.project, spec.target, spec.color)
-            if service is None:
+        spec = model.attrs["Spec"]
+        template = dict(spec["TaskTemplate"])
+        if template.get("Runtime") == "container":
+            del template["Runtime"]
+        answer = self.client.api.create_service(
+            template,
+            name=f"{instance_base(model)}-{slot}",
+            labels={**(spec.get("Labels") or {}), SLOT: str(slot)},
+            mode=ServiceMode("replicated", replicas=1),
+            update_config=spec.get("UpdateConfig"),
+            rollback_config=spec.get("RollbackConfig"),
+            endpoint_spec=spec.get("EndpointSpec"),
+        )
+        return self.client.services.get(answer["ID"])
+
+    def scale(self, spec: DeploySpec) -> list[Instance]:
+        """Add slots above the highest, or remove the highest slots: the engine has taken
+        exactly those out of the proxy before calling this."""
+        with self._swarm_errors(f"scaling {spec.target}-{spec.color}"):
+            slots = self._slots(spec.project, spec.target, spec.color)
+            if not slots:
                 raise ReleaseFailed(
-                    f"no {spec.color} instances of {spec.target} to {action}; deploy it instead"
+                    f"no {spec.color} instances of {spec.target} to scale; deploy it instead"
                 )
-            labels = dict(service.attrs["Spec"].get("Labels") or {})
-            kept = int(labels.pop(STOPPED_REPLICAS, 0) or 0)
-            count = replicas or kept or spec.count
-            known = {str(t.get("ID")) for t in self._tasks(service)}
-            self._update(service, count, labels)
+            if spec.count < len(slots):
+                self._remove_all(self._surplus(slots, spec.color, spec.count))
+            top = slot_of(slots[-1])
+            added = [top + n for n in range(1, spec.count - len(slots) + 1)]
+            if added:
+                created = parallel(lambda slot: self._copy(slots[0], slot), added)
+                try:
+                    parallel(
+                        lambda s: self._wait(s, spec.color, 1, set(), spec.health_timeout),
+                        created,
+                    )
+                except ReleaseFailed as err:
+                    self._remove_all(created)
+                    raise ReleaseFailed(f"{spec.target}-{spec.color}: {err}") from err
+        return self.instances(spec.project, spec.target, spec.color)
+
+    def _surplus(self, slots: list[Service], color: Color, count: int) -> list[Service]:
+        """The instance services a scale-down to `count` removes: all but the lowest
+        `count` running ones, the ones not running (a lost node's) first. That is exactly
+        what the proxy dropped: the engine keeps the first `count` running instances."""
+        nodes = self._nodes()
+        running = [s for s in slots if self._instance(s, color, nodes).running]
+        idle = [s for s in slots if s not in running]
+        keep = running[:count] + idle[: max(0, count - len(running))]
+        return [s for s in slots if s not in keep]
+
+    def start(self, spec: DeploySpec) -> list[Instance]:
+        """Bring every stopped instance service of the color back (its own release)."""
+        with self._swarm_errors(f"starting {spec.target}-{spec.color}"):
+            slots = self._slots(spec.project, spec.target, spec.color)
+            if not slots:
+                raise ReleaseFailed(
+                    f"no {spec.color} instances of {spec.target} to start; deploy it instead"
+                )
+
+            def start_one(service: Service) -> None:
+                known = {str(t.get("ID")) for t in self._tasks(service)}
+                if self._replicas(service) == 0:
+                    self._set_replicas(service, 1)
+                self._wait(service, spec.color, 1, known, spec.health_timeout)
+
             try:
-                self._wait(service, spec.color, count, known, spec.health_timeout)
+                parallel(start_one, slots)
             except ReleaseFailed as err:
                 raise ReleaseFailed(f"{spec.target}-{spec.color}: {err}") from err
         return self.instances(spec.project, spec.target, spec.color)
 
-    def scale(self, spec: DeploySpec) -> list[Instance]:
-        return self._set_replicas(spec, spec.count, "scale")
-
-    def start(self, spec: DeploySpec) -> list[Instance]:
-        return self._set_replicas(spec, 0, "start")
-
     def stop(self, project: str, target: str, color: Color) -> None:
-
         with self._swarm_errors(f"stopping {target}-{color}"):
-            service = self._color(project, target, color)
-            if service is None:
-                return
-            replicas = self._replicas(service)
-            if replicas > 0:
-                labels = {**(service.attrs["Spec"].get("Labels") or {})}
-                labels[STOPPED_REPLICAS] = str(replicas)
-                self._update(service, 0, labels)
-            self._wait_stopped(service)
+            slots = self._slots(project, target, color)
+            parallel(lambda s: self._set_replicas(s, 0) if self._replicas(s) else None, slots)
+            self._wait_stopped(slots)
 
-    def remove(self, project: str, target: str, color: Color) -> None:
+    @staticmethod
+    def _remove_all(services: list[Service]) -> None:
         import docker
 
+        def remove(service: Service) -> None:
+            with suppress(docker.errors.NotFound):
+                service.remove()
+
+        parallel(remove, services)
+
+    def remove(self, project: str, target: str, color: Color) -> None:
         with self._swarm_errors(f"removing {target}-{color}"):
-            for service in self._services(project=project, target=target, color=str(color)):
-                with suppress(docker.errors.NotFound):
-                    service.remove()
+            self._remove_all(self._services(project=project, target=target, color=str(color)))
 
     def ensure_side_target(self, project: str, service: ServiceSpec, pull: bool) -> None:
 
@@ -343,13 +252,14 @@ class SwarmRuntime(EngineConnection, Runtime):
             if found:
                 existing = found[0]
                 if self._replicas(existing) == 0:  # someone stopped it: bring it back
-                    labels = dict(existing.attrs["Spec"].get("Labels") or {})
-                    self._update(existing, service.replicas or 1, labels)
+                    self._set_replicas(existing, service.replicas or 1)
                 return
+            options = self._options(project, service, {})
             labels = {f"{LABEL}project": project, f"{LABEL}side-target": service.name}
             image = self._image(project, service, pull)
             name = f"{project}_{service.name}"
-            self._create(name, image, project, service, labels, {}, service.replicas or 1)
+            ensure_overlay_networks(self.client, project, service)
+            self._create(name, image, project, service, options, labels, service.replicas or 1)
 
 
 @hookimpl

@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowgate.backends.runtime.docker_setup import healthcheck_options, volume_options
+from flowgate.backends.runtime.swarm_deploy import NANOSECONDS, deploy_options
 from flowgate.errors import ReleaseFailed
 
 if TYPE_CHECKING:
     from docker import DockerClient
 
     from flowgate.config.compose import ServiceSpec
-
-NANOSECONDS = 1_000_000_000
-RESTART_DELAY = 2.0  # seconds before swarm replaces a crashed task (its default is 5)
 
 
 def published_ports(service: ServiceSpec) -> list[dict[str, Any]]:
@@ -42,17 +40,22 @@ def service_options(
     environment: dict[str, str],
     stop_timeout: float,
 ) -> dict[str, Any]:
-    """Keyword arguments for `services.create` that come from the Compose service."""
-    from docker.types import EndpointSpec, Healthcheck, RestartPolicy
+    """Keyword arguments for `services.create` that come from the Compose service
+    (its `deploy` section included; a key that cannot be honoured raises ConfigError).
+    The `deploy.labels` come back under "labels", for the caller to merge with its own."""
+    from docker.types import EndpointSpec, Healthcheck
 
+    options = deploy_options(service)
     binds, mounts = volume_options(project, project_dir, service.volumes)
-    options: dict[str, Any] = {
-        "env": [f"{key}={value}" for key, value in {**service.environment, **environment}.items()],
-        "endpoint_spec": EndpointSpec(mode="dnsrr", ports=published_ports(service)),
-        "restart_policy": RestartPolicy(condition="any", delay=int(RESTART_DELAY * NANOSECONDS)),
-        "stop_grace_period": int(math.ceil(stop_timeout) * NANOSECONDS),
-        "init": True,  # tini as PID 1 forwards SIGTERM (busybox httpd ignores it)
-    }
+    mode = options.pop("endpoint_mode")
+    options.update(
+        {
+            "env": [f"{k}={v}" for k, v in {**service.environment, **environment}.items()],
+            "endpoint_spec": EndpointSpec(mode=mode, ports=published_ports(service)),
+            "stop_grace_period": int(math.ceil(stop_timeout) * NANOSECONDS),
+            "init": True,  # tini as PID 1 forwards SIGTERM (busybox httpd ignores it)
+        }
+    )
     # Swarm's Command is the entrypoint and Args the image's CMD, unlike `docker run`.
     if service.entrypoint is not None:
         options["command"] = list(service.entrypoint)

@@ -11,8 +11,16 @@ from flowgate.config.scale import ScaleSpec, resolve_count
 from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.operation import operation
-from flowgate.engine.recorder import new_release_id, save_state, start_release, transition
+from flowgate.engine.recorder import (
+    new_release_id,
+    save_release,
+    save_state,
+    start_release,
+    transition,
+)
+from flowgate.engine.routing import check_route
 from flowgate.engine.verbs.abort import discard_new
+from flowgate.engine.wayback import snapshot
 from flowgate.errors import FlowgateError
 from flowgate.models import Color, Release, ReleaseState
 
@@ -35,6 +43,7 @@ def deploy_new(
 ) -> Release:
     """Deploy a new release's color and preview it; the release ends `deployed`."""
     replaced = context.state.release_id
+    check_route(context)  # a route the proxy cannot take fails before anything changes
     release = start_release(context, release_id)
     state = context.state
     try:
@@ -55,11 +64,14 @@ def deploy_new(
     # color as the new one: `status` shows it and `abort` removes it.
     save_state(context, deployed_color=color)
     try:
-        calls.hook_step(context, "deploy", color=color, count=release.instances)
+        started = calls.hook_step(context, "deploy", color=color, count=release.instances)
     except FlowgateError:
         if not keep_failed:
             discard_failed_deploy(context, color, previewed=state.new_color == color)
         raise
+    # What brings this release back once its containers are gone (engine/wayback.py).
+    release.restore = snapshot(context, started)
+    save_release(context)
     try:
         calls.route(context, state.live_color, color)
     except FlowgateError:

@@ -11,6 +11,7 @@ from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.operation import operation
 from flowgate.engine.recorder import current_release, finish, save_state, transition
+from flowgate.engine.routing import switch_route
 from flowgate.engine.verbs.test import gate_message, require_new, run_gate
 from flowgate.errors import FlowgateError, ReleaseFailed, RollbackFailed, UsageError
 from flowgate.models import Color, Release, ReleaseState, TestResult
@@ -53,9 +54,12 @@ def switch_to_new(
         # Saved before the switch: a process that dies in it leaves a running release,
         # which the next verb recovers (the proxy back on the saved live color).
         transition(context, release, ReleaseState.RUNNING)
+    old_route = context.route_override
+    switch_route(context, release)  # the new release's route goes live with it
     try:
         calls.route(context, new, None)
     except FlowgateError:
+        context.route_override = old_route
         if before is not None and before is not ReleaseState.RUNNING:
             transition(context, release, before)  # not switched: as it was
         raise
@@ -63,6 +67,7 @@ def switch_to_new(
     if post_tests:
         result = run_gate(context, post_tests, new, "post")
         if not result.ok:
+            context.route_override = old_route
             switch_back(context, new, old, keep_failed, result)
     transition(context, release, ReleaseState.LIVE)
     if old is not None and stop_old:

@@ -1,5 +1,6 @@
 """recover: what every verb does first, under the lock, when the current release was
-left running by a process that is gone. The actions per state are engine/states.py's.
+left running by a process that is gone; also a verb of its own (`Engine.recover`). The
+actions per state are engine/states.py's.
 
 The recovery's own steps are recorded on the interrupted release (after the step it died
 in, which stays its `step`), so they show in progress and in its step history."""
@@ -10,8 +11,9 @@ import logging
 
 from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
-from flowgate.engine.recorder import current_release, save_release, transition
+from flowgate.engine.recorder import current_release, finish, save_release, transition
 from flowgate.engine.states import Recovery, recovery_for
+from flowgate.engine.status import died_after
 from flowgate.models import Release, ReleaseState
 
 log = logging.getLogger("flowgate")
@@ -22,6 +24,16 @@ def recover(context: ReleaseContext) -> Release | None:
     last = current_release(context)
     if last is None:
         return None
+    if died_after(last):
+        # Its process died after the release reached its state, before recording its
+        # end (killed in the old color's stop after a switch): recorded as interrupted.
+        finish(
+            context,
+            last,
+            "interrupted",
+            last.error or f"its process stopped during {last.step}",
+        )
+        return last
     actions = recovery_for(last.state, last.kind)
     if not actions:
         return None
@@ -54,3 +66,11 @@ def recover(context: ReleaseContext) -> Release | None:
         save_release(context)
         context.release = verbs_release
     return last
+
+
+def recover_only(context: ReleaseContext) -> Release | None:
+    """Take the lock, recover if the current release calls for it, and do nothing else."""
+    from flowgate.engine.operation import operation  # operation runs recover() itself
+
+    with operation(context) as recovered:
+        return recovered

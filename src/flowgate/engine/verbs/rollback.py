@@ -1,5 +1,7 @@
-"""rollback: start the previous (stopped, warm) color, switch the proxy to it, stop the
-other. Only a color that was live before comes back."""
+"""rollback: bring back the release that was live before (or `--to` an older one) and
+switch the proxy to it, then stop the other color. The warm copy is started when the
+not-live color still holds it; otherwise the release is re-created from its record
+(engine/wayback.py). Only a release that went live before comes back."""
 
 from __future__ import annotations
 
@@ -16,40 +18,79 @@ from flowgate.engine.recorder import (
     start_release,
     transition,
 )
+from flowgate.engine.routing import live_release, switch_route
+from flowgate.engine.wayback import restored_service, rollback_target, source_of
 from flowgate.errors import FlowgateError, RollbackFailed, UsageError
-from flowgate.models import Color, Release, ReleaseState
+from flowgate.models import Color, Instance, Release, ReleaseState
 
 log = logging.getLogger("flowgate")
 
 
-def rollback(context: ReleaseContext, timeout: float | None = None) -> Release:
+def rollback(
+    context: ReleaseContext, timeout: float | None = None, to: str | None = None
+) -> Release:
+    """Bring back the release that was live before the current one (or release `to`):
+    its warm copy when the not-live color still holds it, else re-created from its record,
+    healthy before the switch."""
     release_id = new_release_id()
     with operation(context, timeout, release_id):
         live = context.state.live_color
-        previous = previous_live(context, "roll back")
-        kept = calls.instances(context, previous, fresh=True)
-        if not kept:
-            raise UsageError(f"cannot roll back: {previous} has no instances left")
+        if live is None:
+            raise UsageError("nothing to roll back: nothing is live yet")
+        other = live.other
+        if context.state.new_color == other:
+            raise UsageError(
+                f"cannot roll back: {other} holds an unpromoted deploy (release "
+                f"{context.state.release_id}), not a color that was live: `flowgate abort` "
+                "removes it, `flowgate promote` makes it live"
+            )
+        releases = context.registry.releases(context.service_name)
+        target = rollback_target(context, releases, to)
+        current = live_release(context, releases)
+        if (
+            current is not None
+            and source_of(current, releases).id == source_of(target, releases).id
+        ):
+            raise UsageError(f"cannot roll back to {target.id}: it is the live release")
+        warm = warm_copy(context, target, releases)
+        if not warm:
+            if not target.restore:
+                raise UsageError(
+                    f"cannot roll back to {target.id}: {other} no longer holds it and its "
+                    "record has nothing to re-create it from (recorded before flowgate kept "
+                    "image ids)"
+                )
+            context.service_override = restored_service(target.restore)
         release = start_release(context, release_id, kind="rollback")
-        release.color, release.instances = previous, len(kept)
+        release.restores, release.route, release.restore = target.id, target.route, target.restore
+        release.color = other
+        release.instances = len(warm) if warm else int((target.restore or {}).get("scale") or 1)
+        old_route = context.route_override
         try:
-            calls.hook_step(context, "start", color=previous, count=len(kept))
-            calls.route(context, previous, None)
+            if warm:
+                calls.hook_step(context, "start", color=other, count=len(warm))
+            else:
+                # Re-created from the record on the not-live color, healthy before the switch.
+                calls.hook_step(context, "deploy", color=other, count=release.instances)
+            switch_route(context, release)
+            calls.route(context, other, None)
         except FlowgateError as err:
             # A failed proxy apply keeps the old routing, so `live` still serves.
+            context.route_override = old_route
+            undo = "stop_old" if warm else "remove"
             try:
-                calls.hook_step(context, "stop_old", cleanup=True, color=previous)
-            except FlowgateError as stop_err:
-                log.warning("could not stop %s again: %s", previous, stop_err)
+                calls.hook_step(context, undo, cleanup=True, color=other)
+            except FlowgateError as undo_err:
+                log.warning("could not %s %s again: %s", undo.replace("_old", ""), other, undo_err)
             raise RollbackFailed(
-                f"rollback to {previous} failed: {err}; {live} still serves "
-                "(`flowgate status` shows both colors)"
+                f"rollback to {other} failed: {err}; {live} still serves "
+                f"(release {target.id} not brought back; `flowgate status` shows both colors)"
             ) from err
         save_state(
             context,
-            live_color=previous,
-            deployed_color=previous,
-            scale=len(calls.running(context, previous)),
+            live_color=other,
+            deployed_color=other,
+            scale=len(calls.running(context, other)),
             release_id=release.id,
         )
         transition(context, release, ReleaseState.LIVE)
@@ -57,6 +98,19 @@ def rollback(context: ReleaseContext, timeout: float | None = None) -> Release:
         calls.hook_step(context, "stop_old", cleanup=True, color=live)
         finish(context, release, "succeeded")
         return release
+
+
+def warm_copy(context: ReleaseContext, target: Release, releases: list[Release]) -> list[Instance]:
+    """The not-live color's kept instances when they are `target`'s release, else []."""
+    live = context.state.live_color
+    assert live is not None
+    other = live.other
+    if previous_live_color(context.state, releases) != other:
+        return []
+    last = last_release_of(other, releases)
+    if last is None or source_of(last, releases).id != source_of(target, releases).id:
+        return []
+    return calls.instances(context, other, fresh=True)
 
 
 def previous_live(context: ReleaseContext, verb: str) -> Color:
@@ -74,9 +128,9 @@ def previous_live(context: ReleaseContext, verb: str) -> Color:
             f"{context.state.release_id}), not a color that was live: `flowgate abort` "
             "removes it, `flowgate promote` makes it live"
         )
-    releases = context.registry.releases(context.service_name)
-    if previous_live_color(context.state, releases) != other:
-        last = last_release_of(other, releases)
+    releases = context.registry.iter_releases  # read newest first, only as far as needed
+    if previous_live_color(context.state, releases(context.service_name)) != other:
+        last = last_release_of(other, releases(context.service_name))
         if last is None:
             raise UsageError(f"nothing to {verb}: {other} never held a release")
         raise UsageError(
