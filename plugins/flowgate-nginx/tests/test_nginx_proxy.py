@@ -109,6 +109,11 @@ def test_apply_starts_nginx_and_serves_live_and_preview(
     assert {"nginx.conf", "nginx.pid", "error.log", "routes.json"} <= {
         p.name for p in files.root.iterdir()
     }
+    # Owner-only, like all of .flowgate/: the folders 0700, what flowgate writes 0600.
+    for folder in (files.root.parent, files.root, files.root / "tmp" / "proxy"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    for name in ("nginx.conf", "routes.json", "error.log", "lock"):
+        assert (files.root / name).stat().st_mode & 0o777 == 0o600, name
 
 
 def test_a_switch_is_a_confirmed_reload_with_new_workers(

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowgate import BackendUnreachable, ReleaseFailed
+from flowgate import BackendUnreachable, ReleaseFailed, private_dir
 
 START_TIMEOUT = 10.0
 RELOAD_TIMEOUT = 10.0
@@ -63,8 +63,11 @@ class NginxFiles:
         return self.root / "lock"
 
     def ensure(self) -> None:
+        """The folders, owner-only like all of `.flowgate/` (nginx's workers run as the
+        same user), and an owner-only error log for nginx to append to."""
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.root / "tmp" / kind).mkdir(parents=True, exist_ok=True)
+            private_dir(self.root / "tmp" / kind)
+        os.close(os.open(self.error_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
 
 
 def nginx_binary(name: str) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flowgate import ConfigError, Instance, Key, Proxy, ReleaseFailed, Route
+from flowgate import ConfigError, Instance, Key, Proxy, ReleaseFailed, Route, write_private
 from flowgate_nginx import process
 from flowgate_nginx.config import (
     Options,
@@ -113,7 +113,7 @@ class NginxProxy(Proxy):
         """`nginx -t` the candidate, swap it in, reload (or start); on failure put the
         previous file back, so the file always describes what serves."""
         files = self.files
-        files.candidate.write_text(text)
+        write_private(files.candidate, text)
         try:
             process.check_config(binary, files, files.candidate)
         except ReleaseFailed:
@@ -130,8 +130,7 @@ class NginxProxy(Proxy):
             if previous is None:
                 files.config.unlink(missing_ok=True)
             else:
-                files.candidate.write_bytes(previous)
-                os.replace(files.candidate, files.config)
+                write_private(files.config, previous)
             raise
 
     # -- draining and URLs --------------------------------------------------------------
@@ -178,7 +177,7 @@ class NginxProxy(Proxy):
     def _locked(self) -> Iterator[dict[str, ServiceRoutes]]:
         files = self.files
         files.ensure()
-        with open(files.lock, "w") as handle:
+        with os.fdopen(os.open(files.lock, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield self._load()
 
@@ -194,9 +193,7 @@ class NginxProxy(Proxy):
 
     def _save(self, services: dict[str, ServiceRoutes]) -> None:
         data = {"services": [services[name].to_dict() for name in sorted(services)]}
-        temporary = self.files.routes.with_suffix(".json.new")
-        temporary.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(temporary, self.files.routes)
+        write_private(self.files.routes, json.dumps(data, indent=2) + "\n")
 
 
 def _root_user() -> str | None:

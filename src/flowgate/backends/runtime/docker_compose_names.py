@@ -19,10 +19,13 @@ SERVICE = "com.docker.compose.service"
 NUMBER = "com.docker.compose.container-number"
 
 
+def compose_labels(project: str, service: str) -> list[str]:
+    return [f"{PROJECT}={project}", f"{SERVICE}={service}"]
+
+
 def compose_service(client: DockerClient, project: str, service: str) -> list[Container]:
     """The containers docker-compose started for `service` of `project`, by number."""
-    filters = {"label": [f"{PROJECT}={project}", f"{SERVICE}={service}"]}
-    found = client.containers.list(all=True, filters=filters)
+    found = client.containers.list(all=True, filters={"label": compose_labels(project, service)})
     return sorted(found, key=lambda c: int(c.labels.get(NUMBER, "0") or 0))
 
 
