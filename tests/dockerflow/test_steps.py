@@ -237,3 +237,36 @@ def test_docker_flow_yml_alone_with_an_unknown_key_and_go_spellings(
     assert code == 0, err
     assert "unknown key 'skip_pull_target' ignored" in err
     assert flow.sent()[-1]["serviceColor"] == "blue"
+
+
+def slow_health(flow: Flow, monkeypatch: pytest.MonkeyPatch, polls: int) -> None:
+    from flowgate.testing.fakes import fake_state
+
+    monkeypatch.setenv("FLOWGATE_PLUGINS", "flowgate.testing.fakes,slow_health")
+    (flow.folder / "flowgate.yml").write_text(
+        "runtime: fake-slow-health\ndrain_timeout: 0\nhealth_timeout: 2\n"
+    )
+    flow("-F", "deploy")
+    store = fake_state(flow.folder, "runtime")
+    store.save({**store.load(), "unhealthy_polls": polls})
+
+
+def test_proxy_step_waits_until_the_color_is_healthy(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flowgate.testing.fakes import fake_state
+
+    slow_health(flow, monkeypatch, polls=3)
+    assert flow("-F", "proxy")[0] == 0
+    assert flow.sent()[-1]["serviceColor"] == "blue"
+    assert fake_state(flow.folder, "runtime").load()["unhealthy_polls"] == 0
+
+
+def test_proxy_step_never_sends_a_color_that_stays_unhealthy(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_health(flow, monkeypatch, polls=10_000)
+    code, _, err = flow("-F", "proxy")
+    assert code == 1
+    assert "not sending blue to the proxy: books-ms_app-blue_1 not healthy after 2s" in err
+    assert flow.sent() == []
