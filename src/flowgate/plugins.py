@@ -29,6 +29,7 @@ BUILTIN_PLUGINS = (
     "flowgate.backends.proxy.docker_flow_proxy",
     "flowgate.backends.registry.file",
     "flowgate.backends.registry.consul",
+    "flowgate.dockerflow.keys",
 )
 ENTRY_POINT_GROUP = "flowgate"
 KINDS = ("runtime", "proxy", "registry")

@@ -397,12 +397,12 @@ def test_help_lists_every_verb_without_importing_them() -> None:
 def test_compose_keys_flowgate_does_not_use_are_reported_once(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (project / "docker-compose.yml").write_text(COMPOSE + "    restart: always\n")
+    (project / "docker-compose.yml").write_text(COMPOSE + "    profiles: [debug]\n")
     code, out, err = run(capsys, "status", "-o", "json")
     assert code == 0
     assert json.loads(out)["target"] == "app"
     assert err == (
-        "flowgate: warning: docker-compose.yml: not used by flowgate: services.app.restart\n"
+        "flowgate: warning: docker-compose.yml: not used by flowgate: services.app.profiles\n"
     )
 
 

@@ -52,7 +52,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
             "(see `flowgate --help`)",
         ),
         (["stauts"], "No such command 'stauts'. Did you mean 'status'? (see `flowgate --help`)"),
-        (["flow", "--frobnicate"], "No such option '--frobnicate'. (see `flowgate flow --help`)"),
+        (["flow", "--frobnicate"], "unknown flag `frobnicate' (see `flowgate flow --help`)"),
         (
             ["completion", "tcsh"],
             "Invalid value for 'SHELL': 'tcsh' is not one of 'bash', "
@@ -73,7 +73,10 @@ def test_flow_parses_its_raw_arguments_itself(
     assert (code, err) == (0, "")
     data = json.loads(out)
     assert (data["color"], data["live_color"]) == ("blue", None)
-    code, out, _ = run(capsys, "-q", "flow", "app", "--flow=proxy", "--flow", "stop-old")
+    # Docker Flow's proxy step needs a service path.
+    code, out, _ = run(
+        capsys, "-q", "flow", "app", "--flow=proxy", "--flow", "stop-old", "--service-path=/a"
+    )
     assert (code, out.splitlines()[0]) == (0, "app: live blue, flow proxy, stop-old done")
     code, out, _ = run(capsys, "flow", "-F", "deploy", "-q")  # no --blue-green: live at once
     assert (code, out.splitlines()[0]) == (0, "app: live green, flow deploy done")
@@ -83,7 +86,7 @@ def test_flow_help_is_its_own(project: Path, capsys: pytest.CaptureFixture[str])
     code, out, err = run(capsys, "flow", "--help")
     assert (code, err) == (0, "")
     assert out.startswith("Usage: flowgate flow [OPTIONS] [TARGET]\n")
-    assert "  -F, --flow TEXT " in out
+    assert "  -F, --flow STEP " in out
     assert "  -o, --output [table|json|yaml] " in out
 
 

@@ -69,7 +69,8 @@ def test_reads_the_supported_subset(project: Path) -> None:
 
 def test_unsupported_keys_are_reported_not_dropped(project: Path) -> None:
     compose = load_compose(project / "docker-compose.yml", {})
-    assert compose.ignored == ["secrets (top level)", "services.app.restart"]
+    assert compose.ignored == ["secrets (top level)"]
+    assert compose.service("app").options == {"restart": "always"}
 
 
 def test_interpolation_uses_the_environment_then_dotenv(project: Path) -> None:

@@ -53,6 +53,22 @@ class DeploySpec:
 
 class Runtime(Backend):
     kind = "runtime"
+    #: Compose keys of `config.compose.RUNTIME_KEYS` this runtime honours.
+    supported_service_options: ClassVar[frozenset[str]] = frozenset()
+
+    def check_service(self, service: ServiceSpec) -> None:
+        """Refuse, naming it, a Compose key that changes how a container runs and that
+        this runtime cannot honour: dropping it would run something else than asked."""
+        from flowgate.errors import ConfigError
+
+        refused = sorted(set(service.options) - self.supported_service_options)
+        if refused:
+            raise ConfigError(
+                f"not supported by the {self.name} runtime: {', '.join(refused)} "
+                "(remove it, or use a runtime that honours it)",
+                source=f"services.{service.name}",
+                key=refused[0],
+            )
 
     @abstractmethod
     def instances(self, project: str, target: str, color: Color) -> list[Instance]:
@@ -221,3 +237,11 @@ class Registry(Backend):
 
     def deregister_instances(self, service: str, color: Color) -> None:
         """Withdraw a color's instances from service discovery."""
+
+    def docker_flow_keys(self, service: str) -> dict[str, str]:
+        """Docker Flow's keys of the service (`color`, `scale`), where Docker Flow kept
+        them (Consul's `docker-flow/<service>/`); {} for a registry Docker Flow never had."""
+        return {}
+
+    def put_docker_flow_key(self, service: str, key: str, value: str) -> None:
+        """Write one of Docker Flow's keys; a registry Docker Flow never had ignores it."""

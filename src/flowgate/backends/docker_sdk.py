@@ -26,9 +26,11 @@ def docker_reason(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def open_client(url: str, timeout: int, unreachable: str, key: str | None = None) -> DockerClient:
+def open_client(
+    url: str, timeout: int, unreachable: str, key: str | None = None, cert_path: str | None = None
+) -> DockerClient:
     """A docker SDK client for the engine at `url`; DOCKER_TLS_VERIFY / DOCKER_CERT_PATH
-    from the environment still apply.
+    from the environment still apply, `cert_path` (TLS material) replacing the latter.
 
     The SDK asks the engine for its API version here, so an engine that does not answer
     raises BackendUnreachable(`unreachable: reason`). A URL the SDK refuses is a
@@ -38,7 +40,10 @@ def open_client(url: str, timeout: int, unreachable: str, key: str | None = None
     import requests
 
     try:
-        return docker.from_env(timeout=timeout, environment={**os.environ, "DOCKER_HOST": url})
+        environment = {**os.environ, "DOCKER_HOST": url}
+        if cert_path:
+            environment["DOCKER_CERT_PATH"] = cert_path
+        return docker.from_env(timeout=timeout, environment=environment)
     except docker.errors.DockerException as err:
         if key is not None and not isinstance(err.__cause__, requests.RequestException):
             raise ConfigError(f"not a Docker host URL: {docker_reason(err)}", key=key) from err

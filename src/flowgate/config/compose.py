@@ -39,6 +39,21 @@ SERVICE_KEYS = frozenset(
         "deploy",
     }
 )
+#: Keys that change how a container runs, beyond SERVICE_KEYS. They are kept, raw, in
+#: `ServiceSpec.options`; a runtime honours each one or refuses it by name
+#: (`Runtime.check_service`), never drops it silently.
+RUNTIME_KEYS = frozenset(
+    """
+    annotations blkio_config cap_add cap_drop cgroup cgroup_parent configs cpu_count
+    cpu_percent cpu_period cpu_quota cpu_rt_period cpu_rt_runtime cpu_shares cpus cpuset
+    credential_spec device_cgroup_rules devices dns dns_opt dns_search domainname
+    external_links extra_hosts group_add hostname init ipc isolation links logging
+    mac_address mem_limit mem_reservation mem_swappiness memswap_limit network_mode
+    oom_kill_disable oom_score_adj pid pids_limit platform privileged read_only restart
+    runtime secrets security_opt shm_size stdin_open stop_grace_period stop_signal
+    storage_opt sysctls tmpfs tty ulimits user userns_mode uts volumes_from working_dir
+    """.split()  # noqa: SIM905 (one word per key, kept compact)
+)
 TOP_LEVEL_KEYS = frozenset({"version", "name", "services", "networks", "volumes"})
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(us|ms|s|m|h)")
@@ -82,6 +97,8 @@ class ServiceSpec:
     #: The whole Compose `deploy` mapping as written (interpolated): the swarm runtime
     #: honours or refuses each key (flowgate.backends.runtime.swarm_deploy).
     deploy: dict[str, Any] = field(default_factory=dict)
+    #: RUNTIME_KEYS given for the service, as written (interpolated).
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def main_port(self) -> str | None:
@@ -136,7 +153,11 @@ def load_compose(path: Path, env: Mapping[str, str]) -> ComposeFile:
         where = f"{path.name}: services.{name}"
         if not isinstance(body, dict):
             raise ConfigError("expected a mapping", source=where)
-        ignored += [f"services.{name}.{key}" for key in body if key not in SERVICE_KEYS]
+        ignored += [
+            f"services.{name}.{key}"
+            for key in body
+            if key not in SERVICE_KEYS and key not in RUNTIME_KEYS
+        ]
         try:
             services[str(name)] = _service(str(name), body, path.parent, where)
         except (TypeError, ValueError, AttributeError, KeyError) as err:
@@ -183,6 +204,36 @@ def _names(value: Any) -> list[str]:
     if value is None:
         return []
     return [str(item) for item in value] if isinstance(value, (list, dict)) else [str(value)]
+
+
+def _networks(value: Any, where: str) -> list[str]:
+    """Network names; per-network options (aliases, addresses) are refused, not dropped."""
+    if isinstance(value, dict):
+        for name, options in value.items():
+            if options:
+                keys = ", ".join(options) if isinstance(options, dict) else str(options)
+                raise ConfigError(
+                    f"per-network options are not supported ({keys}); remove them",
+                    source=where,
+                    key=f"networks.{name}",
+                )
+    return _names(value)
+
+
+def _volume(value: Any, where: str) -> str:
+    """Compose's short syntax as is; the long syntax (bind or volume) turned into it."""
+    if not isinstance(value, dict):
+        return str(value)
+    kind, target = value.get("type", "volume"), value.get("target")
+    extra = set(value) - {"type", "source", "target", "read_only"}
+    if kind not in ("bind", "volume") or not target or extra:
+        what = ", ".join(sorted(extra)) if extra else f"type {kind}"
+        raise ConfigError(f"not supported in a volume: {what}", source=where, key="volumes")
+    source = value.get("source")
+    parts = [str(source), str(target)] if source else [str(target)]
+    if value.get("read_only") and source:
+        parts.append("ro")
+    return ":".join(parts)
 
 
 def _list(value: Any, where: str, key: str) -> list[Any]:
@@ -310,9 +361,10 @@ def _service(name: str, body: dict[str, Any], base: Path, where: str) -> Service
         healthcheck_disabled=bool(isinstance(health_raw, dict) and health_raw.get("disable")),
         depends_on=_names(body.get("depends_on")),
         container_name=_text(body.get("container_name"), where, "container_name"),
-        networks=_names(body.get("networks")),
-        volumes=[str(v) for v in _list(body.get("volumes"), where, "volumes")],
+        networks=_networks(body.get("networks"), where),
+        volumes=[_volume(v, where) for v in _list(body.get("volumes"), where, "volumes")],
         replicas=replicas,
         placement=[str(c) for c in _names((deploy.get("placement") or {}).get("constraints"))],
         deploy=dict(deploy) if isinstance(deploy, dict) else {},
+        options={key: value for key, value in body.items() if key in RUNTIME_KEYS},
     )

@@ -67,6 +67,8 @@ def open_context(
     assert isinstance(runtime, Runtime)
     assert isinstance(proxy, Proxy)
     assert isinstance(registry, Registry)
+    for service in (compose.service(target), *(compose.service(s) for s in settings.side_targets)):
+        runtime.check_service(service)  # a Compose key it cannot honour: refused, named
     return ReleaseContext(
         pm=pm,
         settings=settings,

@@ -5,7 +5,8 @@ No Docker Flow Proxy image can be pulled on the build machines, so flowgate's
 the proxy's documented API (docs/usage.md of vfarcic/docker-flow-proxy, and the answers
 of its Consul-mode server), not flowgate's code:
 
-- `/v1/docker-flow-proxy/reconfigure`: `serviceName` and `servicePath` are mandatory; a
+- `/v1/docker-flow-proxy/reconfigure`: `serviceName` and `servicePath` (or both
+  `consulTemplateFePath` and `consulTemplateBePath` instead) are mandatory; a
   missing (or empty) one is a 400 with `{"Status": "NOK", "Message": "The following
   queries are mandatory: serviceName and servicePath"}`. Otherwise 200 with
   `{"Status": "OK", "Message": "", "ServiceName": ..., ...}` echoing the parsed query
@@ -87,7 +88,16 @@ class _Handler(BaseHTTPRequestHandler):
             "SkipCheck": params.get("skipCheck", "").lower() == "true",
             "Port": params.get("port", ""),
         }
-        if not body["ServiceName"] or not body["ServicePath"]:
+        # The proxy takes Consul Template snippets in place of a path (its server.go:
+        # "servicePath or (consulTemplateFePath and consulTemplateBePath)").
+        templates = {
+            f"ConsulTemplate{kind}Path": params[f"consulTemplate{kind}Path"]
+            for kind in ("Fe", "Be")
+            if params.get(f"consulTemplate{kind}Path")
+        }
+        body.update(templates)
+        templated = len(templates) == 2
+        if not body["ServiceName"] or not (body["ServicePath"] or templated):
             return 400, {**body, "Status": "NOK", "Message": MANDATORY_RECONFIGURE}
         return 200, body
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Proxy, Route, Runtime
-from flowgate.config.compose import ServiceSpec
+from flowgate.config.compose import RUNTIME_KEYS, ServiceSpec
 from flowgate.errors import ReleaseFailed
 from flowgate.files import write_private
 from flowgate.models import Color, Instance
@@ -43,6 +43,7 @@ class FakeRuntime(Runtime):
     """Containers as JSON records: {key: [{"index", "state", "release", "image"}]}."""
 
     name = "fake"
+    supported_service_options = RUNTIME_KEYS  # it runs nothing, so it takes every key
 
     @property
     def store(self) -> _JsonState:

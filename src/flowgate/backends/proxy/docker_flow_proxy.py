@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from flowgate import hookimpl
 from flowgate.backends.base import Proxy, Route
 from flowgate.backends.docker_sdk import docker_errors, open_client
+from flowgate.backends.proxy import dfp_templates
 from flowgate.config.keys import Key, parse_bool, parse_port, parse_str
 from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
 from flowgate.route_values import check_service_name
@@ -37,6 +38,8 @@ API = "/v1/docker-flow-proxy"
 TIMEOUT = (3.0, 10.0)  # connect, read: an unreachable proxy must fail fast
 START_TIMEOUT = 30.0  # seconds a freshly started proxy container gets to answer
 _ERRNO = re.compile(r"\[Errno -?\d+\][^'\")]*")
+#: Docker Flow Proxy takes service names with capitals (Docker Flow kept the project's case).
+_HOST = re.compile(r"^(?:(?P<scheme>https?)://)?(?P<host>[^/:\s]+)(?::(?P<port>\d+))?/?$", re.I)
 
 
 def _optional_str(value: Any) -> str | None:
@@ -62,14 +65,17 @@ class DockerFlowProxy(Proxy):
                 "or FLOW_PROXY_HOST)",
                 key="proxy_host",
             )
-        if "/" in str(host):
-            raise ConfigError(f"expected a host name, got {host!r}", key="proxy_host")
-        self.host = str(host)
-        self.reconf_port = settings.proxy_reconf_port
+        # Like Docker Flow: a scheme is optional (http:// is added), and so is a port.
+        found = _HOST.match(str(host))
+        if not found:
+            raise ConfigError(f"expected [http[s]://]host[:port], got {host!r}", key="proxy_host")
+        self.scheme = (found.group("scheme") or "http").lower()
+        self.host = found.group("host")
+        self.reconf_port = int(found.group("port") or settings.proxy_reconf_port)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.reconf_port}"
+        return f"{self.scheme}://{self.host}:{self.reconf_port}"
 
     # -- Proxy interface ----------------------------------------------------------------
 
@@ -95,10 +101,42 @@ class DockerFlowProxy(Proxy):
         if params is None:
             log.debug("%s has no live color yet: nothing to tell the proxy", route.service)
             return
+        templates = dfp_templates.template_paths(self.settings)
+        if templates is not None and route.live_color is not None:
+            files = dfp_templates.rendered(templates, route.service, str(route.live_color))
+            self._copy_templates(files)
+            params = dfp_templates.template_params(route.service)
         self._call("reconfigure", params, route.service)
 
     def remove(self, service: str) -> None:
         self._call("remove", {"serviceName": check_service_name(service)}, service)
+
+    def _copy_templates(self, files: dict[str, str]) -> None:
+        """Docker Flow copied the snippets into the proxy's container: it needs its host."""
+        docker_host = self.settings.get("proxy_docker_host")
+        if not docker_host:
+            raise ConfigError(
+                "Consul Template paths need the proxy's Docker host, to copy the snippets "
+                "into its container (--proxy-docker-host, FLOW_PROXY_DOCKER_HOST)",
+                key="proxy_docker_host",
+            )
+        name = str(self.settings.get("proxy_container") or "docker-flow-proxy")
+        unreachable = f"cannot reach the proxy's Docker host {docker_host}"
+        client = self._docker_client(unreachable)
+        try:
+            with docker_errors(f"cannot copy the templates into {name}", unreachable):
+                dfp_templates.copy_into(client.containers.get(name), files)
+        finally:
+            client.close()
+
+    def _docker_client(self, unreachable: str) -> DockerClient:
+        """The proxy's Docker host; its TLS material from proxy_docker_cert_path, else
+        Docker's own DOCKER_CERT_PATH / DOCKER_TLS_VERIFY."""
+        docker_host = str(self.settings.get("proxy_docker_host"))
+        cert_path = self.settings.get("proxy_docker_cert_path")
+        return open_client(
+            docker_host, 30, unreachable, key="proxy_docker_host", cert_path=cert_path
+        )
 
     def public_url(self, route: Route) -> str | None:
         port = self.settings.proxy_port
@@ -180,7 +218,7 @@ class DockerFlowProxy(Proxy):
             return False
         name = self.settings.proxy_container
         unreachable = f"cannot reach the proxy's Docker host {docker_host}"
-        client = open_client(str(docker_host), 30, unreachable, key="proxy_docker_host")
+        client = self._docker_client(unreachable)
         try:
             with docker_errors(f"cannot start {name} on {docker_host}", unreachable):
                 existing = _find(client, name)

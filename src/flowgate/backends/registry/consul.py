@@ -133,6 +133,20 @@ class ConsulRegistry(Registry):
         if state.scale is not None:
             self._put(f"docker-flow/{state.service}/scale", str(state.scale).encode())
 
+    def docker_flow_keys(self, service: str) -> dict[str, str]:
+        prefix = f"docker-flow/{service}/"
+        with self._errors(f"reading {prefix}"):
+            _, entries = self.consul.kv.get(prefix, recurse=True)
+        found = {}
+        for entry in entries or ():
+            value = (entry.get("Value") or b"").decode("utf-8", "replace").strip()
+            if value:
+                found[entry["Key"][len(prefix) :]] = value
+        return found
+
+    def put_docker_flow_key(self, service: str, key: str, value: str) -> None:
+        self._put(f"docker-flow/{service}/{key}", value.encode())
+
     # -- releases -------------------------------------------------------------------------
 
     def save_release(self, release: Release) -> None:

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, ClassVar
 from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Runtime
 from flowgate.backends.runtime import docker_health as health
+from flowgate.backends.runtime.docker_compose_names import (
+    NUMBER,
+    compose_labels,
+    compose_service,
+    plain_names,
+    published_port,
+)
 from flowgate.backends.runtime.docker_engine import STOP_TIMEOUT, EngineConnection, parallel
+from flowgate.backends.runtime.docker_options import SUPPORTED
 from flowgate.backends.runtime.docker_read import EngineReader
 from flowgate.backends.runtime.docker_setup import (
     container_options,
@@ -40,6 +48,7 @@ class DockerRuntime(EngineConnection, Runtime):
 
     name = "docker"
     config_keys: ClassVar[tuple[Key, ...]] = (STOP_TIMEOUT,)
+    supported_service_options = frozenset(SUPPORTED)
 
     _use_init: bool | None = None
     _init_binary: str = "docker-init"
@@ -81,6 +90,8 @@ class DockerRuntime(EngineConnection, Runtime):
 
     def _color(self, project: str, target: str, color: Color) -> list[Container]:
         found = self._find({"project": project, "target": target, "color": str(color)})
+        if not found:  # what docker-compose ran for Docker Flow, until flowgate replaces it
+            return compose_service(self.client, project, f"{target}-{color}")
         return sorted(found, key=lambda c: int(c.labels.get(f"{LABEL}index", "0") or 0))
 
     @property
@@ -104,9 +115,11 @@ class DockerRuntime(EngineConnection, Runtime):
         labels = {"project": project, "target": target, "color": str(color)}
         try:
             views = reader.containers([f"{LABEL}{key}={value}" for key, value in labels.items()])
+            if not views:  # what docker-compose ran for Docker Flow (compose_service)
+                views = reader.containers(compose_labels(project, f"{target}-{color}"))
         except OSError as err:
             raise BackendUnreachable(f"{self._unreachable}: {err.strerror or err}") from err
-        views.sort(key=lambda c: int(c.labels.get(f"{LABEL}index", "0") or 0))
+        views.sort(key=lambda c: int(c.labels.get(f"{LABEL}index") or c.labels.get(NUMBER) or 0))
         return self._to_instances(views)  # type: ignore[arg-type,unused-ignore]
 
     def _to_instances(self, containers: list[Container]) -> list[Instance]:
@@ -120,7 +133,7 @@ class DockerRuntime(EngineConnection, Runtime):
             port = container.labels.get(f"{LABEL}port")
             if port is not None:
                 return port or None
-        return None
+        return published_port(containers)  # docker-compose's, from Docker Flow's time
 
     # -- networks and containers -----------------------------------------------------------
 
@@ -149,13 +162,17 @@ class DockerRuntime(EngineConnection, Runtime):
         for label, variable in (("color", "FLOWGATE_COLOR"), ("release", "FLOWGATE_RELEASE")):
             if f"{LABEL}{label}" in labels:
                 options["environment"][variable] = labels[f"{LABEL}{label}"]
+        # The SDK has no stop_timeout: Compose's stop_grace_period is kept as a label.
+        grace = options.pop("stop_timeout", None)
+        if grace is not None:
+            labels = {**labels, f"{LABEL}stop-timeout": str(grace)}
         aliases = [service.name]
         endpoint = self.client.api.create_endpoint_config(aliases=aliases)
         container = self.client.containers.create(
             image,
             name=name,
             labels={**service.labels, **labels},
-            init=self._supports_init() or None,
+            init=options.pop("init", self._supports_init() or None),
             network=networks[0],
             networking_config={networks[0]: endpoint},
             **options,
@@ -171,6 +188,9 @@ class DockerRuntime(EngineConnection, Runtime):
             self._use_init = False
             return self._run(name, image, service, labels, networks)
         return container
+
+    def _grace(self, container: Container) -> int:
+        return int(container.labels.get(f"{LABEL}stop-timeout") or self._stop_timeout())
 
     def _stop_timeout(self) -> int:
         return math.ceil(self.settings.stop_timeout)
@@ -209,10 +229,11 @@ class DockerRuntime(EngineConnection, Runtime):
             f"{LABEL}port": spec.service.main_port or "",
         }
 
+        names = self._names(spec, indexes)
+
         def run(index: int) -> Container:
-            name = f"{spec.project}_{spec.target}-{spec.color}_{index}"
             labels = {**base, f"{LABEL}index": str(index)}
-            return self._run(name, image, spec.service, labels, networks)
+            return self._run(names[index], image, spec.service, labels, networks)
 
         try:
             started = parallel(run, indexes)
@@ -227,6 +248,14 @@ class DockerRuntime(EngineConnection, Runtime):
             raise
         return started
 
+    def _names(self, spec: DeploySpec, indexes: list[int]) -> dict[int, str]:
+        """`<project>_<target>-<color>_<n>`; with `color_names: false` (Docker Flow without
+        blue-green) Compose's `<project>_<target>_<n>` (see plain_names)."""
+        if self.settings.get("color_names", True):
+            return {i: f"{spec.project}_{spec.target}-{spec.color}_{i}" for i in indexes}
+        mine = self._find({"project": spec.project, "target": spec.target})
+        return plain_names(self.client, spec.project, spec.target, mine, indexes)
+
     def _image_of(self, container: Container) -> str:
         """The image an instance runs: its tag while the tag still names those bits."""
         import docker
@@ -239,7 +268,8 @@ class DockerRuntime(EngineConnection, Runtime):
 
     def deploy(self, spec: DeploySpec) -> list[Instance]:
         with self._errors(f"deploying {spec.target}-{spec.color}"):
-            ensure_image(self.client, spec.project, spec.service, pull=False)
+            pull = bool(self.settings.get("pull"))  # `flow`, like Docker Flow's deploy
+            ensure_image(self.client, spec.project, spec.service, pull=pull)
             self._remove_all(self._color(spec.project, spec.target, spec.color))
             self._start_indexes(spec, list(range(1, spec.count + 1)))
         return self.instances(spec.project, spec.target, spec.color)
@@ -273,7 +303,8 @@ class DockerRuntime(EngineConnection, Runtime):
     def stop(self, project: str, target: str, color: Color) -> None:
         with self._errors(f"stopping {target}-{color}"):
             running = [c for c in self._color(project, target, color) if c.status == "running"]
-            parallel(lambda c: c.stop(timeout=self._stop_timeout()), running)
+            # A Compose `stop_grace_period` (kept as a label) wins over stop_timeout.
+            parallel(lambda c: c.stop(timeout=self._grace(c)), running)
 
     def remove(self, project: str, target: str, color: Color) -> None:
         with self._errors(f"removing {target}-{color}"):

@@ -89,8 +89,10 @@ class EngineConnection:
         )
 
     def _connect(self, timeout: int) -> DockerClient:
+        # Docker Flow's --cert-path / FLOW_CERT_PATH, else Docker's own DOCKER_CERT_PATH.
+        cert_path = self.settings.get("cert_path")
         try:
-            return open_client(self.url, timeout, self._unreachable)
+            return open_client(self.url, timeout, self._unreachable, cert_path=cert_path)
         except BackendUnreachable as err:
             raise self._cannot_reach(err.__cause__ or err) from err.__cause__
 

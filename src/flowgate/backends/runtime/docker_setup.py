@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowgate.backends.docker_sdk import docker_reason
+from flowgate.backends.runtime.docker_options import create_options
 from flowgate.errors import ReleaseFailed
 
 if TYPE_CHECKING:
@@ -79,11 +80,18 @@ def ensure_image(client: DockerClient, project: str, service: ServiceSpec, pull:
 
     name = image_name(project, service)
     if pull and service.build is None:
+        # A moving tag (`:latest`) must not silently reuse a stale local image; with no
+        # registry reachable, the local image is used and the user is told so.
         try:
             _pull(client, name)
             return name
         except docker.errors.APIError as err:
-            log.debug("pulling %s failed, using the local image: %s", name, err)
+            if not _present(client, name):
+                raise ReleaseFailed(
+                    f"image {name} could not be pulled and is not here: {docker_reason(err)}"
+                ) from err
+            log.warning("could not pull %s (%s): using the local image", name, docker_reason(err))
+            return name
     if _present(client, name):
         return name
     if service.build is not None:
@@ -161,6 +169,7 @@ def container_options(
     health = healthcheck_options(service.healthcheck, service.healthcheck_disabled)
     if health is not None:
         options["healthcheck"] = health
+    options.update(create_options(service.name, service.options))
     return options
 
 
