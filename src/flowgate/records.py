@@ -134,6 +134,71 @@ def check_release(data: Any) -> None:
             check_text(step.get(key), f"steps[{number}].{key}")
     _check_tests(data.get("tests"), "tests")
     _check_tests(data.get("post_tests"), "post_tests")
+    check_id(data.get("restores"), "restores")
+    check_route(data.get("route"))
+    check_restore(data.get("restore"))
+
+
+def check_route(route: Any) -> None:
+    """The public route a release recorded: paths and domains that a proxy configuration
+    will get, held to the same whitelist as the settings they came from."""
+    from flowgate.config.values import check_domain, check_path
+
+    if route is None:
+        return
+    if not isinstance(route, dict):
+        raise ValueError(f"route: expected an object, got {_show(route)}")
+    for key, check in (("paths", check_path), ("domains", check_domain)):
+        items = route.get(key, [])
+        if not isinstance(items, list):
+            raise ValueError(f"route.{key}: expected a list, got {_show(items)}")
+        for item in items:
+            if not isinstance(item, str):
+                raise ValueError(f"route.{key}: expected text, got {_show(item)}")
+            try:
+                check(item)
+            except ValueError as err:
+                raise ValueError(f"route.{key}: {err}") from None
+
+
+_SERVICE_LISTS = (
+    "command",
+    "entrypoint",
+    "ports",
+    "depends_on",
+    "networks",
+    "volumes",
+    "placement",
+)
+_SERVICE_MAPS = ("environment", "labels", "build", "healthcheck", "deploy")
+
+
+def check_restore(restore: Any) -> None:
+    """What brings a release back (image, service definition, scale): types and range."""
+    if restore is None:
+        return
+    if not isinstance(restore, dict):
+        raise ValueError(f"restore: expected an object, got {_show(restore)}")
+    check_count(restore.get("scale"), "restore.scale")
+    for key in ("image", "image_tag"):
+        check_text(restore.get(key), f"restore.{key}")
+    service = restore.get("service")
+    if service is None:
+        return
+    if not isinstance(service, dict):
+        raise ValueError(f"restore.service: expected an object, got {_show(service)}")
+    for key in _SERVICE_LISTS:
+        items = service.get(key)
+        if items is not None and (
+            not isinstance(items, list) or not all(isinstance(i, str) for i in items)
+        ):
+            raise ValueError(f"restore.service.{key}: expected a list of text")
+    for key in _SERVICE_MAPS:
+        if service.get(key) is not None and not isinstance(service[key], dict):
+            raise ValueError(f"restore.service.{key}: expected an object")
+    for key in ("name", "image", "container_name"):
+        check_text(service.get(key), f"restore.service.{key}")
+    check_count(service.get("replicas"), "restore.service.replicas")
 
 
 def _show(value: Any) -> str:

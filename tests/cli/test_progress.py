@@ -96,3 +96,24 @@ def test_terminal_gets_colors_and_a_spinner_but_not_over_pytest_output() -> None
     text = screen.getvalue()
     assert "\x1b[32m✓\x1b[0m" in text  # green check
     assert "\x1b[1;32mrelease r1: succeeded" in text  # bold green outcome
+
+
+def test_piped_progress_does_not_load_rich() -> None:
+    """rich is for a terminal; piped lines are written directly (rich costs ~60 ms)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from flowgate.cli.output import Output\n"
+        "from flowgate.cli.progress import ProgressReporter\n"
+        "r = ProgressReporter(Output(color=False))\n"
+        "r.release_event(context=None, event='step-finished', data={'step': 'deploy', "
+        "'duration': 1.0})\n"
+        "assert not [m for m in sys.modules if m.startswith('rich')], 'rich imported'\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "FORCE_COLOR"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+    )
+    assert (done.returncode, done.stderr) == (0, "  ✓ deploy               1.00s\n")

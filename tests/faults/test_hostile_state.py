@@ -89,3 +89,31 @@ def test_a_damaged_lock_file_exits_4(project: Path, capsys: pytest.CaptureFixtur
     code, _, err = cli(capsys, "scale", "+1")
     assert code == 4
     assert "lock.json: expires_at" in err
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("route", {"paths": ["/a\n    use_backend x"], "domains": []}, "route.paths: "),
+        ("route", {"paths": "/", "domains": []}, "route.paths: expected a list"),
+        ("route", {"paths": ["/"], "domains": ["a b"]}, "route.domains: "),
+        ("restore", {"scale": -1}, "restore.scale: "),
+        ("restore", {"service": {"ports": "8080"}}, "restore.service.ports: "),
+        ("restores", "../x", "restores: "),
+    ],
+)
+def test_a_hostile_way_back_record_is_refused_before_it_reaches_a_proxy_or_runtime(
+    project: Path, capsys: pytest.CaptureFixture[str], field: str, value: object, message: str
+) -> None:
+    """What a rollback re-applies (the recorded route, the service definition) is held to
+    the same checks as the settings it came from."""
+    live_project(capsys)
+    folder = state_file(project).parent / "releases"
+    record = next(folder.glob("*.json"))
+    data = json.loads(record.read_text())
+    data[field] = value
+    record.write_text(json.dumps(data))
+    code, _, err = cli(capsys, "history")
+    assert code == 4, err
+    assert err.startswith(f"flowgate: error: {record}: {message}"), err
+    assert len(err.strip().splitlines()) == 1

@@ -199,9 +199,17 @@ def test_the_state_loader(state: Any, version: Any) -> None:
                 "ended",
                 "images",
                 "error",
+                "route",
+                "restore",
+                "restores",
             ]
         ),
-        values(4),
+        st.one_of(
+            values(4),
+            st.fixed_dictionaries(
+                {"paths": st.lists(NASTY.map(lambda t: "/" + t)), "domains": st.lists(NASTY)}
+            ),
+        ),
     )
 )
 def test_the_release_record_loader(record: dict[str, Any]) -> None:
@@ -220,6 +228,9 @@ def test_the_release_record_loader(record: dict[str, Any]) -> None:
         for release in releases:
             assert 0 <= release.instances <= MAX_SCALE
             release.duration  # noqa: B018  (times parse)
+            route = release.route or {}
+            for value in (*route.get("paths", []), *route.get("domains", [])):
+                assert not UNSAFE & set(value), value
 
 
 # -- values that reach a proxy configuration -------------------------------------------------

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowgate.cli.options import config_flags, output, project_dir
 from flowgate.cli.progress import ProgressReporter
 from flowgate.engine.context import ReleaseContext
-from flowgate.engine.runner import Engine
 from flowgate.engine.workspace import open_context
+
+if TYPE_CHECKING:  # the engine's verbs load only for the verbs that run them
+    from flowgate.engine.runner import Engine
 
 
 def open_project(target: str | None = None, check: bool = True, **flags: Any) -> ReleaseContext:
@@ -24,4 +26,6 @@ def open_project(target: str | None = None, check: bool = True, **flags: Any) ->
 
 
 def engine(target: str | None = None, **flags: Any) -> Engine:
+    from flowgate.engine.runner import Engine
+
     return Engine(open_project(target, **flags))

@@ -18,7 +18,7 @@ from flowgate.backends.proxy.haproxy_config import (
 )
 from flowgate.backends.proxy.none import NoProxy
 from flowgate.config.settings import load_settings
-from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed
+from flowgate.errors import BackendUnreachable, ConfigError, ReleaseFailed, UsageError
 from flowgate.models import Color, Instance
 
 LIVE = (Instance("a", "127.0.0.1:9", "running", True),)
@@ -108,9 +108,9 @@ def test_instance_names_are_resolved_to_addresses() -> None:
 
 
 def test_bad_bind_address_names_its_key(tmp_path: Path) -> None:
-    proxy = make(tmp_path, proxy_bind="0.0.0.0\n  bind :22")
-    with pytest.raises(ConfigError, match=r"^proxy_bind: "):
-        proxy.apply(Route("shop-app", ("/",), live=LIVE))
+    # Refused while the settings load (a flag: exit 2), before any backend exists.
+    with pytest.raises(UsageError, match=r"^--proxy-bind: "):
+        make(tmp_path, proxy_bind="0.0.0.0\n  bind :22")
     assert not (tmp_path / ".flowgate").exists()
 
 

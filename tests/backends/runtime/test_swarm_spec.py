@@ -192,3 +192,30 @@ def test_a_deploy_key_that_cannot_be_honoured_is_refused_by_name(
         options(deploy=deploy)
     assert "\n" not in str(err.value)
     assert err.value.exit_code == ExitCode.CONFIG
+
+
+# -- which instance services a scale-down removes --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("count", "removed"),
+    [(3, ["s2"]), (2, ["s2", "s4"]), (1, ["s2", "s3", "s4"])],
+)
+def test_a_scale_down_removes_exactly_what_the_proxy_dropped(
+    count: int, removed: list[str]
+) -> None:
+    """The engine keeps the first `count` running instances in the proxy; the runtime must
+    remove all the others, a lost node's instance (s2) first, never a routed one."""
+    from flowgate.backends.runtime.swarm import SwarmRuntime
+    from flowgate.models import Instance
+
+    states = {"s1": "running", "s2": "node-down", "s3": "running", "s4": "running"}
+    runtime = SwarmRuntime.__new__(SwarmRuntime)
+    runtime._nodes = lambda: {}  # type: ignore[method-assign]
+    runtime._instance = lambda service, color, nodes: Instance(  # type: ignore[method-assign]
+        service, "", states[service], states[service] == "running"
+    )
+    slots: list[Any] = ["s1", "s2", "s3", "s4"]
+    routed = [s for s in slots if states[s] == "running"][:count]
+    assert runtime._surplus(slots, Color.BLUE, count) == removed
+    assert not set(routed) & set(removed)

@@ -2,8 +2,9 @@
 
 One HAProxy per project serves every target of the project (routes.json keeps them all).
 A color switch or a scale change that fits the backend's server slots goes through the
-Runtime API (new servers checked UP before the old ones leave), so no reload and no lost
-request; anything structural is validated with `haproxy -c`, then reloaded and confirmed.
+Runtime API in one batch of commands (the new servers, which flowgate has seen healthy,
+in service at once, then the old ones out; HAProxy's checks stay on), so no reload and no
+lost request; anything structural is validated with `haproxy -c`, then reloaded and confirmed.
 HAProxy runs as a local process, or as a container when `proxy_docker_host` is set.
 """
 

@@ -17,13 +17,14 @@ from flowgate import hookimpl
 from flowgate.backends.base import DeploySpec, Runtime
 from flowgate.backends.runtime import docker_health as health
 from flowgate.backends.runtime.docker_engine import STOP_TIMEOUT, EngineConnection, parallel
+from flowgate.backends.runtime.docker_read import EngineReader
 from flowgate.backends.runtime.docker_setup import (
     container_options,
     ensure_image,
     ensure_networks,
 )
 from flowgate.config.keys import Key
-from flowgate.errors import ReleaseFailed
+from flowgate.errors import BackendUnreachable, ReleaseFailed
 from flowgate.models import Color, Instance
 
 if TYPE_CHECKING:
@@ -46,8 +47,15 @@ class DockerRuntime(EngineConnection, Runtime):
     # -- connection ------------------------------------------------------------------------
 
     def check(self) -> None:
-        with self._pinged():
-            pass
+        reader = EngineReader.for_url(self.url)
+        if reader is None:
+            with self._pinged():
+                pass
+            return
+        try:
+            reader.ping()
+        except OSError as err:
+            raise BackendUnreachable(f"{self._unreachable}: {err.strerror or err}") from err
 
     # -- finding containers ----------------------------------------------------------------
 
@@ -88,10 +96,22 @@ class DockerRuntime(EngineConnection, Runtime):
         return address
 
     def instances(self, project: str, target: str, color: Color) -> list[Instance]:
-        with self._errors(f"listing {target}-{color}"):
-            containers = self._color(project, target, color)
-            port = self._main_port(containers)
-            return parallel(lambda c: health.to_instance(c, port, self.address), containers)
+        reader = EngineReader.for_url(self.url)
+        if reader is None:
+            with self._errors(f"listing {target}-{color}"):
+                containers = self._color(project, target, color)
+                return self._to_instances(containers)
+        labels = {"project": project, "target": target, "color": str(color)}
+        try:
+            views = reader.containers([f"{LABEL}{key}={value}" for key, value in labels.items()])
+        except OSError as err:
+            raise BackendUnreachable(f"{self._unreachable}: {err.strerror or err}") from err
+        views.sort(key=lambda c: int(c.labels.get(f"{LABEL}index", "0") or 0))
+        return self._to_instances(views)  # type: ignore[arg-type,unused-ignore]
+
+    def _to_instances(self, containers: list[Container]) -> list[Instance]:
+        port = self._main_port(containers)
+        return parallel(lambda c: health.to_instance(c, port, self.address), containers)
 
     @staticmethod
     def _main_port(containers: list[Container]) -> str | None:
