@@ -157,6 +157,16 @@ def proxy_serves(context: ReleaseContext) -> dict[str, Any] | None:
     """
 
 
+@hookspec(firstresult=True)
+def nodes(context: ReleaseContext) -> list[dict[str, Any]]:  # type: ignore[empty-body]
+    """Return the cluster's nodes as `status` reports them. First non-None result wins.
+
+    Each a dict with `node` (its address), `state` (ready, down, ...), `availability` and
+    `lost` (the target's instances whose task was on it while it is down); [] for a single
+    engine. Called by `status` only. The built-in asks the runtime backend's `nodes`.
+    """
+
+
 # -- test gate ----------------------------------------------------------------------------
 
 

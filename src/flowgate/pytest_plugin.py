@@ -277,6 +277,9 @@ def release_from_mapping(data: dict[str, Any]) -> FlowRelease:
             healthy=bool(item["healthy"]),
             color=color(item.get("color")),
             id=str(item.get("id") or ""),
+            node=str(item.get("node") or ""),
+            image=str(item.get("image") or ""),
+            release=str(item.get("release") or ""),
         )
         for item in data["instances"]
     )

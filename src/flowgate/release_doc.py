@@ -83,7 +83,8 @@ def describe(context: ReleaseContext, wanted: str) -> dict[str, Any]:
 
 
 def _instance(instance: Any) -> dict[str, Any]:
-    return {**instance.to_dict(), "color": str(instance.color or ""), "id": instance.id}
+    extra = {k: getattr(instance, k, "") for k in ("id", "node", "image", "release")}
+    return {**instance.to_dict(), **extra, "color": str(instance.color or "")}
 
 
 def base_url(url: str, service_paths: tuple[str, ...]) -> str:

@@ -39,9 +39,14 @@ def books(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BooksProject]:
         )
         compose = project.folder / "docker-compose.yml"
         # A health probe a case can point elsewhere (a release that never becomes healthy).
+        # and a command a case can replace (a container that exits at once).
         compose.write_text(
-            compose.read_text().replace(
-                "http://127.0.0.1:8080/health", "${HEALTH_URL:-http://127.0.0.1:8080/health}"
+            compose.read_text()
+            .replace("http://127.0.0.1:8080/health", "${HEALTH_URL:-http://127.0.0.1:8080/health}")
+            .replace(
+                "    image: books-ms:${BOOKS_VERSION:-1.0}\n",
+                "    image: books-ms:${BOOKS_VERSION:-1.0}\n"
+                '    command: ["${APP_COMMAND:-/app/start.sh}"]\n',
             )
         )
         failing = project.folder / "tests" / "failing"
@@ -71,13 +76,16 @@ def error_line(err: str) -> str:
     return lines[0]
 
 
-def consistent(books: BooksProject, traffic: TrafficRecorder | None = None) -> dict[str, Any]:
+def consistent(
+    books: BooksProject, traffic: TrafficRecorder | None = None, ended: bool = True
+) -> dict[str, Any]:
     """The registry agrees with what runs, the proxy serves, and the color answering on
     the public port is the one `status` calls live."""
     data = books.status()
     assert data["state_disagrees"] is None, data
     assert data["proxy"]["serving"], data["proxy"]
-    assert data["release"]["state"] not in ("running", "interrupted"), data["release"]
+    if ended:  # the current release finished (else: it is the killed one, recovered)
+        assert data["release"]["state"] not in ("running", "interrupted"), data["release"]
     live = data["live_color"]
     assert data["colors"][live]["state"] == "live"
     assert books.answer().endswith(f"({live})")
@@ -220,6 +228,17 @@ def test_never_healthy_release(
     assert consistent(books, traffic)["live_color"] == live
 
 
+def test_crash_looping_release(
+    books: BooksProject, traffic: TrafficRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_COMMAND", "/bin/false")
+    live = books.status()["live_color"]
+    code, _, err = books.invoke("release", version="1.0")
+    assert code == 1, err
+    error_line(err)
+    assert consistent(books, traffic)["live_color"] == live
+
+
 def test_engine_unreachable(
     books: BooksProject, traffic: TrafficRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -284,17 +303,26 @@ def test_haproxy_killed(books: BooksProject) -> None:
 
 #: (event, step, nth): a release without a gate runs deploy, reconfigure_proxy (preview),
 #: reconfigure_proxy (the switch), stop_old.
-BOUNDARIES = [
+BOUNDARIES: list[tuple[str, str, int]] = [
     ("step-started", "deploy", 1),
     ("step-finished", "deploy", 1),
     ("step-finished", "reconfigure_proxy", 1),
     ("step-started", "reconfigure_proxy", 2),
     ("step-finished", "reconfigure_proxy", 2),
     ("step-finished", "stop_old", 1),
+    ("step-started", "test", 1),  # with the example's smoke suite as the gate
+    ("step-finished", "test", 1),
+]
+#: A rollback runs start (or deploy), reconfigure_proxy (the switch), stop_old.
+ROLLBACK_BOUNDARIES: list[tuple[str, str, int]] = [
+    ("step-finished", "start", 1),
+    ("step-finished", "reconfigure_proxy", 1),
 ]
 
 
-def flowgate_child(books: BooksProject, version: str, kill: tuple[str, str, int]) -> int:
+def flowgate_child(
+    books: BooksProject, version: str, kill: tuple[str, str, int], *verb: str
+) -> int:
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
     event, step, nth = kill
     env.update(
@@ -306,7 +334,7 @@ def flowgate_child(books: BooksProject, version: str, kill: tuple[str, str, int]
         FAULT_KILL_NTH=str(nth),
     )
     script = Path(sys.executable).with_name("flowgate")
-    argv = [str(script), "release", "-C", str(books.folder), "-q", "--no-color"]
+    argv = [str(script), *(verb or ["release"]), "-C", str(books.folder), "-q", "--no-color"]
     return subprocess.run(argv, env=env, timeout=180, capture_output=True).returncode
 
 
@@ -316,7 +344,8 @@ def test_sigkill_at_a_step_boundary(
 ) -> None:
     live = books.status()["live_color"]
     version = "1.0" if books.answer().startswith("1.1") else "1.1"  # (1.2 is the broken one)
-    assert flowgate_child(books, version, kill) == -signal.SIGKILL
+    gate = ["--tests", "tests/smoke"] if kill[1] == "test" else []
+    assert flowgate_child(books, version, kill, "release", *gate) == -signal.SIGKILL
     release = books.status()["release"]
     assert release["state"] == "interrupted" or release["outcome"] == "interrupted", release
     assert books.answer().endswith(")")  # the proxy answers, whichever color
@@ -329,3 +358,25 @@ def test_sigkill_at_a_step_boundary(
     }
     # No release is left "live" (or running) with no end: the killed one says interrupted.
     assert all(r["ended"] for r in books.history() if r["state"] != "deployed")
+
+
+@pytest.mark.parametrize("kill", ROLLBACK_BOUNDARIES, ids=lambda k: f"{k[0]}-{k[1]}-{k[2]}")
+def test_sigkill_during_a_rollback(
+    books: BooksProject, traffic: TrafficRecorder, kill: tuple[str, str, int]
+) -> None:
+    """Killed after starting the warm copy, or after its switch but before the state was
+    saved: the next verb puts the proxy back on the saved live color and stops the color
+    the rollback revived; a rollback then works."""
+    live = books.status()["live_color"]
+    version = books.answer().split()[0]
+    assert flowgate_child(books, version, kill, "rollback") == -signal.SIGKILL
+    assert books.answer().endswith(")")
+    books.cli("stop-old")  # any verb recovers first
+    data = consistent(books, traffic, ended=False)
+    assert (data["release"]["kind"], data["release"]["state"]) == ("rollback", "interrupted")
+    assert data["release"]["ended"], data["release"]
+    assert data["live_color"] == live
+    other = "blue" if live == "green" else "green"
+    assert data["colors"][other]["state"] == "stopped"
+    books.cli("rollback")
+    assert consistent(books, traffic)["live_color"] == other

@@ -62,6 +62,9 @@ class UntouchableRuntime(Runtime):
     def ensure_side_target(self, *args: Any) -> NoReturn:
         touched("runtime.ensure_side_target")
 
+    def nodes(self, *args: Any) -> NoReturn:
+        touched("runtime.nodes")
+
 
 class UntouchableProxy(Proxy):
     name = "untouchable"
@@ -175,6 +178,10 @@ class Elsewhere:
     def proxy_serves(self, context: ReleaseContext) -> dict[str, Any]:
         live = context.state.live_color
         return {"url": "memory://", "serving": live is not None, "status": None, "error": None}
+
+    @hookimpl(tryfirst=True)
+    def nodes(self) -> list[dict[str, Any]]:
+        return [{"node": "10.9.9.9", "state": "ready", "availability": "active", "lost": []}]
 
     @hookimpl(tryfirst=True)
     def drain(self, color: Color, instances: list[Instance]) -> bool:
@@ -302,6 +309,7 @@ def test_every_verb_runs_on_the_plugin_alone(engine: Make, elsewhere: Elsewhere)
         i.address for i in elsewhere.colors[Color.GREEN]
     ]
     assert shown["colors"]["blue"] == {"state": "absent", "instances": []}
+    assert [n["node"] for n in shown["nodes"]] == ["10.9.9.9"]  # from the plugin
     assert shown["proxy"]["url"] == "memory://" and shown["state_disagrees"] is None
     assert TOUCHED == []
 

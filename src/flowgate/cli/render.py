@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowgate.cli.output import Output, render_table
+from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.status import release_view
 from flowgate.engine.steps import build_route
@@ -34,7 +35,8 @@ def color_result(
     headline: str,
 ) -> None:
     """Print what a verb left running: the color's instances and its URLs."""
-    instances = context.runtime.instances(context.project, context.target, color) if color else []
+    # Through the `instances` hook, so a plugin that runs the color elsewhere is shown too.
+    instances = calls.instances(context, color, fresh=True) if color else []
     preview = public = None
     if color is not None:
         is_live = context.state.live_color == color

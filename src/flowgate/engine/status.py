@@ -36,6 +36,7 @@ def release_view(release: Release | None, lock_held: bool) -> dict[str, Any] | N
     return {
         "id": release.id,
         "kind": release.kind,
+        "restores": release.restores,  # a rollback: the release it brought back
         "color": str(release.color) if release.color else None,
         "instances": release.instances,
         "images": release.images,
@@ -115,7 +116,7 @@ def target_status(context: ReleaseContext) -> dict[str, Any]:
         "state_disagrees": disagreement(context, found),
         "proxy": proxy_check(context),
     }
-    nodes = context.runtime.nodes(context.project, context.target)
+    nodes = context.pm.hook.nodes(context=context) or []
     if nodes:  # a runtime spanning machines (swarm): which node is down, what it held
         data["nodes"] = nodes
     return data

@@ -119,6 +119,11 @@ def proxy_serves(context: ReleaseContext) -> dict[str, Any] | None:
 
 
 @hookimpl(trylast=True)
+def nodes(context: ReleaseContext) -> list[dict[str, Any]]:
+    return context.runtime.nodes(context.project, context.target)
+
+
+@hookimpl(trylast=True)
 def drain(context: ReleaseContext, color: Color, instances: list[Instance]) -> bool:
     if instances:
         context.proxy.wait_drained(context.service_name, instances, context.settings.drain_timeout)

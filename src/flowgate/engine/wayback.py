@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from flowgate.config.compose import Build, Healthcheck, ServiceSpec
+from flowgate.config.compose import Healthcheck, ServiceSpec
 from flowgate.engine.context import ReleaseContext
-from flowgate.errors import UsageError
+from flowgate.errors import ConfigError, UsageError
 from flowgate.models import Instance, Release, ReleaseState
 
 #: Bumped when the record's shape changes; a record of another version is not used.
@@ -48,17 +47,17 @@ def restored_service(record: dict[str, Any]) -> ServiceSpec:
     data = dict(record["service"])
     names = {f.name for f in dataclasses.fields(ServiceSpec)}
     data = {k: v for k, v in data.items() if k in names}
-    if data.get("healthcheck"):
-        data["healthcheck"] = Healthcheck(**data["healthcheck"])
-    if data.get("build"):
-        build = dict(data["build"])
-        data["build"] = Build(**{**build, "context": Path(build["context"])})
     image = record.get("image") or record.get("image_tag")
     if not image:
         raise UsageError("its record names no image to re-create it from")
     data["image"] = image
     data["build"] = None  # the recorded bits, never a fresh build of today's sources
-    return ServiceSpec(**data)
+    try:
+        if data.get("healthcheck"):
+            data["healthcheck"] = Healthcheck(**data["healthcheck"])
+        return ServiceSpec(**data)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"its record's service definition is damaged: {err}") from None
 
 
 def live_history(releases: Sequence[Release]) -> list[Release]:
