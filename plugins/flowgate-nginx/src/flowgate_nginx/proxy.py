@@ -59,7 +59,7 @@ class NginxProxy(Proxy):
 
     @property
     def binary(self) -> str:
-        return process.nginx_binary(str(self.settings.get("nginx_binary")))
+        return process.nginx_binary(str(self.settings.nginx_binary))
 
     def check(self) -> None:
         """The binary exists and the listen address is an IP; nothing is started."""
@@ -160,7 +160,7 @@ class NginxProxy(Proxy):
     # -- state --------------------------------------------------------------------------
 
     def _options(self) -> Options:
-        bind = str(self.settings.get("proxy_bind"))
+        bind = str(self.settings.proxy_bind)
         try:
             ipaddress.ip_address(bind)
         except ValueError:
