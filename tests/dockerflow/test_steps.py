@@ -270,3 +270,11 @@ def test_proxy_step_never_sends_a_color_that_stays_unhealthy(
     assert code == 1
     assert "not sending blue to the proxy: books-ms_app-blue_1 not healthy after 2s" in err
     assert flow.sent() == []
+
+
+def test_a_project_name_docker_cannot_use_is_refused_naming_its_source(flow: Flow) -> None:
+    code, out, err = flow("-p", "bo oks", "-F", "deploy")
+    assert (code, out) == (2, "")
+    assert err.startswith("flowgate: error: --project: 'bo oks' cannot be part of a Docker name")
+    assert flow.containers() == {}
+    assert flow.containers() == {}

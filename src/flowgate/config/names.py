@@ -39,13 +39,20 @@ def compose_project_name(settings: Settings) -> str:
     return name
 
 
+def docker_name_problem(raw: str) -> str | None:
+    """Why `raw` cannot be part of a Docker container or service name; None when it can."""
+    if len(raw) > 63 or not _DOCKER_NAME.fullmatch(raw):
+        return (
+            f"{raw!r} cannot be part of a Docker name: letters, digits, '_', '.', '-', "
+            "starting with a letter or digit"
+        )
+    return None
+
+
 def docker_flow_project_name(raw: str) -> str:
     """Docker Flow's project name for `flowgate flow`: kept as given, case included, but
     still refused when it cannot be part of a Docker container or service name."""
-    if len(raw) > 63 or not _DOCKER_NAME.fullmatch(raw):
-        raise ConfigError(
-            f"{raw!r} cannot be part of a Docker name: letters, digits, '_', '.', '-', "
-            "starting with a letter or digit",
-            key="project",
-        )
+    problem = docker_name_problem(raw)
+    if problem:
+        raise ConfigError(problem, key="project")
     return raw

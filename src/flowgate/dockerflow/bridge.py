@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flowgate.config.names import docker_name_problem
 from flowgate.dockerflow.files import flowgate_file_keys
 from flowgate.dockerflow.flags import DOCKER_FLOW_OPTIONS
-from flowgate.dockerflow.options import DOCKER_FLOW_FILE, DockerFlowOptions
+from flowgate.dockerflow.options import DOCKER_FLOW_FILE, DockerFlowOptions, option_error
 from flowgate.errors import ConfigError
 
 #: Docker Flow options flowgate's settings know by the same name.
@@ -46,7 +47,6 @@ SETTINGS = (
     "test_compose_path",
 )
 _WEAK_SOURCES = {DOCKER_FLOW_FILE, "DOCKER_HOST", "DOCKER_CERT_PATH"}
-_DOCKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def compose_project(raw: str) -> str:
@@ -60,10 +60,9 @@ def compose_project(raw: str) -> str:
 def service_name(options: DockerFlowOptions, target: str) -> str:
     """Docker Flow's service name, `<project>-<target>`, the project's case kept."""
     project = str(options.project)
-    if not _DOCKER_NAME.match(project):
-        raise ConfigError(
-            f"not a valid project name: {project!r}", source=options.sources["project"]
-        )
+    problem = docker_name_problem(project)
+    if problem:
+        raise option_error(options, "project", problem)
     return f"{project}-{target}"
 
 

@@ -167,7 +167,7 @@ def resolve(
     return options
 
 
-def _fail(options: DockerFlowOptions, name: str, message: str) -> Exception:
+def option_error(options: DockerFlowOptions, name: str, message: str) -> Exception:
     """A bad flag is a usage error (exit 2); a bad file or variable a config error (4)."""
     source = options.sources.get(name, "default")
     if source.startswith("--") or source == "argument":
@@ -187,12 +187,12 @@ def _process(options: DockerFlowOptions, project_dir: Path, env: Mapping[str, st
             "target is required: -t/--target, FLOW_TARGET or `target:` in docker-flow.yml"
         )
     if values["scale"] and not _SCALE.match(values["scale"]):
-        raise _fail(options, "scale", f"expected N, +N or -N, got {values['scale']!r}")
+        raise option_error(options, "scale", f"expected N, +N or -N, got {values['scale']!r}")
     if not values["proxy_reconf_port"]:
         values["proxy_reconf_port"] = DEFAULT_RECONF_PORT
     port = values["proxy_reconf_port"]
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise _fail(options, "proxy_reconf_port", f"expected a port, got {port!r}")
+        raise option_error(options, "proxy_reconf_port", f"expected a port, got {port!r}")
     for name, variable in (("host", "DOCKER_HOST"), ("cert_path", "DOCKER_CERT_PATH")):
         if not values[name] and env.get(variable, ""):
             values[name], sources[name] = env[variable], variable
@@ -218,7 +218,7 @@ def _steps(options: DockerFlowOptions) -> list[str]:
             )
             continue
         if step not in STEPS:
-            raise _fail(options, "flow", f"unknown step {raw!r} (steps: {', '.join(STEPS)})")
+            raise option_error(options, "flow", f"unknown step {raw!r} (steps: {', '.join(STEPS)})")
         steps.append(step)
     return steps or (["deploy"] if not options.values["flow"] else [])
 
@@ -231,7 +231,7 @@ def _templates(options: DockerFlowOptions, project_dir: Path) -> None:
         return
     if not (fe and be):
         given, missing = ("fe", "be") if fe else ("be", "fe")
-        raise _fail(
+        raise option_error(
             options,
             f"consul_template_{given}_path",
             f"consul_template_{missing}_path is needed too (the proxy takes both snippets)",
@@ -239,6 +239,6 @@ def _templates(options: DockerFlowOptions, project_dir: Path) -> None:
     for name in ("consul_template_fe_path", "consul_template_be_path"):
         path = project_dir / options.values[name]
         if not path.is_file():
-            raise _fail(
+            raise option_error(
                 options, name, f"Consul Template {options.values[name]} could not be loaded"
             )
