@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from flowgate.cli.app import main
+from cli_project import fake_project, run
 
 COMPOSE = "services:\n  app:\n    image: books-ms:1.0\n    ports: ['8080']\n  db:\n    image: db\n"
 CONFIG = "target: app\nruntime: fake\nproxy: fake\nproject: cli\ndrain_timeout: 0\n"
@@ -19,19 +18,7 @@ CONFIG = "target: app\nruntime: fake\nproxy: fake\nproject: cli\ndrain_timeout: 
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("FLOWGATE_PLUGINS", "flowgate.testing.fakes")
-    for name in ("FLOW_TARGET", "FLOW_SCALE", "NO_COLOR", "FLOW_COMPOSE_PATH"):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "docker-compose.yml").write_text(COMPOSE)
-    (tmp_path / "flowgate.yml").write_text(CONFIG)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    return fake_project(tmp_path, monkeypatch, COMPOSE, CONFIG)
 
 
 @pytest.mark.parametrize(
