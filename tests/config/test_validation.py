@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flowgate.config.names import compose_project_name, docker_flow_project_name
+from flowgate.config.names import compose_project_name, docker_name_problem
 from flowgate.config.scale import parse_scale
 from flowgate.config.settings import CORE_KEYS, Settings, load_settings
 from flowgate.config.values import MAX_SCALE, MAX_SECONDS
@@ -171,9 +171,10 @@ def test_a_folder_name_with_nothing_usable_asks_for_a_name(tmp_path: Path) -> No
 
 
 def test_docker_flow_keeps_the_case_but_refuses_what_docker_cannot_name() -> None:
-    assert docker_flow_project_name("Books") == "Books"
-    with pytest.raises(ConfigError):
-        docker_flow_project_name("bo oks")
+    assert docker_name_problem("Books") is None
+    assert docker_name_problem("My.Project_1-a") is None
+    for bad in ("bo oks", "-books", "x" * 64, ""):
+        assert "cannot be part of a Docker name" in str(docker_name_problem(bad))
 
 
 # -- one definition per key --------------------------------------------------------------

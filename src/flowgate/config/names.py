@@ -47,12 +47,3 @@ def docker_name_problem(raw: str) -> str | None:
             "starting with a letter or digit"
         )
     return None
-
-
-def docker_flow_project_name(raw: str) -> str:
-    """Docker Flow's project name for `flowgate flow`: kept as given, case included, but
-    still refused when it cannot be part of a Docker container or service name."""
-    problem = docker_name_problem(raw)
-    if problem:
-        raise ConfigError(problem, key="project")
-    return raw
