@@ -200,15 +200,6 @@ def _parse(key: Key, raw: Any, source: str) -> Any:
         raise ConfigError(str(err), source=source, key=key.name) from None
 
 
-def find_config_file(project_dir: Path, files: Sequence[str] = CONFIG_FILES) -> Path | None:
-    """The file that wins: flowgate.yml, else docker-flow.yml."""
-    for name in files:
-        candidate = project_dir / name
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 

@@ -68,16 +68,6 @@ def parse_int(value: Any) -> int:
     return int(text)
 
 
-def int_between(low: int, high: int) -> Callable[[Any], int]:
-    def parse(value: Any) -> int:
-        number = parse_int(value)
-        if not low <= number <= high:
-            raise ValueError(f"expected an integer from {low} to {high}, got {value!r}")
-        return number
-
-    return parse
-
-
 def parse_port(value: Any) -> int:
     port = parse_int(value)
     if not 0 < port < 65536:
