@@ -6,6 +6,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from flowgate.config.keys import Key, parse_bool, parse_int, parse_str
+from flowgate.config.values import parse_address
 from flowgate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -21,15 +22,6 @@ def _parse_slots(value: object) -> int:
     return slots
 
 
-def _parse_ip(value: object) -> str:
-    """An address to bind: an IP, never a name (it goes into HAProxy's config)."""
-    text = parse_str(value).strip()
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise ValueError(f"expected an IP address, got {value!r}") from None
-
-
 def _parse_dir(value: object) -> str:
     text = parse_str(value).strip()
     if not text or "\0" in text:
@@ -38,8 +30,9 @@ def _parse_dir(value: object) -> str:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("proxy_bind", _parse_ip, "127.0.0.1", None, "address HAProxy's public listener binds"),
-    Key("preview_bind", _parse_ip, "127.0.0.1", None, "address the preview listener binds"),
+    # Bind addresses are IPs (parse_address), never names: they go into HAProxy's config.
+    Key("proxy_bind", parse_address, "127.0.0.1", None, "address HAProxy's public listener binds"),
+    Key("preview_bind", parse_address, "127.0.0.1", None, "address the preview listener binds"),
     Key("preview_header", parse_bool, False, None, "also preview by a secret request header"),
     Key("haproxy_slots", _parse_slots, 4, None, "initial server slots per backend"),
     Key("haproxy_image", parse_str, DEFAULT_IMAGE, None, "image run on proxy_docker_host"),
