@@ -47,8 +47,8 @@ BAD_ROUTES = {
     "unicode domain": ("shop-app", ("/",), ("b\u00fccher.de",), "service_domain"),
     "inner wildcard": ("shop-app", ("/",), ("a.*.com",), "service_domain"),
     "service with space": ("shop app", ("/",), (), "project"),
-    "service uppercase": ("Shop-app", ("/",), (), "project"),
-    "service with dot": ("shop.app", ("/",), (), "project"),
+    "service with hash": ("shop#app", ("/",), (), "project"),
+    "service starting with a dash": ("-shop", ("/",), (), "project"),
     "service newline": ("shop\napp", ("/",), (), "project"),
 }
 
