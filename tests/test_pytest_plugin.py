@@ -29,6 +29,16 @@ from flowgate.pytest_plugin import DEFAULT_TIMEOUT, session_class
 
 pytest_plugins = ["pytester"]
 
+
+@pytest.fixture(autouse=True)
+def _runs_in_a_subprocess(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every inner pytest runs in its own process. In process, CPython 3.11.7's AST
+    recursion-depth bug (gh-106905, fixed in later 3.11 releases) made the inner run's
+    traceback rendering fail now and then at pytest-in-pytest stack depths ("SystemError:
+    AST constructor recursion depth mismatch", exit 3): a flaky gate is no gate."""
+    monkeypatch.setattr(pytester, "runpytest", pytester.runpytest_subprocess)
+
+
 COMPOSE = "services:\n  app:\n    image: x\n    ports: ['8080']\n"
 ENV_VARS = ("FLOWGATE_TARGET", "FLOWGATE_COLOR", "FLOWGATE_PROJECT_DIR", "FLOWGATE_RELEASE_FILE")
 
@@ -289,7 +299,8 @@ def test_flow_http_goes_through_the_preview_route_with_its_headers(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "flowtest_preview_proxy.py").write_text(PREVIEW_PROXY)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(tmp_path))  # this test's engine imports the plugin
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))  # and so does the inner pytest
     monkeypatch.setenv("FLOWGATE_PLUGINS", "flowgate.testing.fakes,flowtest_preview_proxy")
     monkeypatch.setenv("FLOWTEST_PREVIEW_URL", server + "/")
     (project / "flowgate.yml").write_text(

@@ -65,6 +65,9 @@ class UntouchableRuntime(Runtime):
     def nodes(self, *args: Any) -> NoReturn:
         touched("runtime.nodes")
 
+    def teardown(self, *args: Any) -> NoReturn:
+        touched("runtime.teardown")
+
 
 class UntouchableProxy(Proxy):
     name = "untouchable"
@@ -203,6 +206,12 @@ class Elsewhere:
         return True
 
     @hookimpl(tryfirst=True)
+    def teardown(self, keep_state: bool) -> bool:
+        self.calls.append(f"teardown keep_state={keep_state}")
+        self.route = {}
+        return True
+
+    @hookimpl(tryfirst=True)
     def run_gate(self, suites: list[str], color: Color, kind: str) -> TestResult:
         self.calls.append(f"{kind} {color}")
         code = self.gate_exit if kind == "gate" else self.post_exit
@@ -311,6 +320,12 @@ def test_every_verb_runs_on_the_plugin_alone(engine: Make, elsewhere: Elsewhere)
     assert shown["colors"]["blue"] == {"state": "absent", "instances": []}
     assert [n["node"] for n in shown["nodes"]] == ["10.9.9.9"]  # from the plugin
     assert shown["proxy"]["url"] == "memory://" and shown["state_disagrees"] is None
+
+    mark = len(elsewhere.calls)
+    gone = engine().down(keep_state=True)
+    assert gone.removed == ["green"]
+    assert since(elsewhere, mark) == ["remove blue", "remove green", "teardown keep_state=True"]
+    assert elsewhere.colors == {} and elsewhere.route == {}
     assert TOUCHED == []
 
 

@@ -114,7 +114,7 @@ class HAProxyProxy(Proxy):
         runner = self.runner
         live = [normalize_address(i.address) for i in route.live if i.address]
         preview = [normalize_address(i.address) for i in route.preview if i.address]
-        minimum = int(self.settings.get("haproxy_slots", 4))
+        minimum = int(self.settings.haproxy_slots)
         with table.locked(self.files) as current:
             before = current.services.get(route.service)
             live_plan = plan_slots(before.live if before else (), live, minimum)
@@ -253,7 +253,7 @@ class HAProxyProxy(Proxy):
             switch.drained(self.files, service, addresses, timeout)
 
     def public_url(self, route: Route) -> str | None:
-        return self._url(str(self.settings.get("proxy_bind")), int(self.settings.proxy_port), route)
+        return self._url(str(self.settings.proxy_bind), int(self.settings.proxy_port), route)
 
     def preview_url(self, route: Route) -> str | None:
         bind = str(self.settings.get("preview_bind"))

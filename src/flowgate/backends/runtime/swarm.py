@@ -76,7 +76,7 @@ class SwarmRuntime(SwarmServices, Runtime):
             self.settings.project_dir,
             service,
             environment,
-            float(self.settings.get("stop_timeout", 10.0)),
+            float(self.settings.stop_timeout),
         )
 
     def _create(

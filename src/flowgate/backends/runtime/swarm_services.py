@@ -230,7 +230,7 @@ class SwarmServices(EngineConnection):
         stopped, and is not waited for (swarm shuts it down when the node comes back)."""
         import time
 
-        timeout = float(self.settings.get("stop_timeout", 10.0)) + STOP_WAIT
+        timeout = float(self.settings.stop_timeout) + STOP_WAIT
         deadline = time.monotonic() + timeout
         for service in services:
             while True:
