@@ -327,3 +327,28 @@ def test_side_target_is_a_service_reachable_by_its_compose_name(
             break
         time.sleep(0.3)
     assert (code, output.decode().strip()) == (0, "db-here")
+
+
+def test_teardown_removes_side_targets_then_the_projects_network(
+    runtime: SwarmRuntime, make_spec: SpecMaker, project: str, docker_client: Any
+) -> None:
+    """`flowgate down` on swarm: with the colors removed, teardown takes the side-target
+    services flowgate started and then the project's overlay network."""
+    db = ServiceSpec(name="db", image=IMAGE, command=["sh", "-c", SERVE])
+    runtime.ensure_side_target(project, db, pull=False)
+    runtime.deploy(make_spec(BLUE, 1))
+    label = {"label": f"io.flowgate.project={project}"}
+    assert docker_client.networks.list(filters=label)
+
+    runtime.teardown(project, ["db"])  # blue still runs: the network stays
+    assert set(services(docker_client, project)) == {f"{project}_app-blue-1"}
+    assert docker_client.networks.list(filters=label)
+
+    runtime.remove(project, "app", BLUE)
+    runtime.teardown(project, ["db"])
+    assert services(docker_client, project) == {}
+    # The manager deletes a network whose tasks are still stopping once they are gone.
+    deadline = time.monotonic() + 60
+    while docker_client.networks.list(filters=label) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert docker_client.networks.list(filters=label) == []

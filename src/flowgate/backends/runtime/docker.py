@@ -32,7 +32,7 @@ from flowgate.backends.runtime.docker_setup import (
     ensure_networks,
 )
 from flowgate.config.keys import Key
-from flowgate.errors import BackendUnreachable, ReleaseFailed
+from flowgate.errors import ReleaseFailed
 from flowgate.models import Color, Instance
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ class DockerRuntime(EngineConnection, Runtime):
         try:
             reader.ping()
         except OSError as err:
-            raise BackendUnreachable(f"{self._unreachable}: {err.strerror or err}") from err
+            raise self._cannot_reach(err) from err
 
     # -- finding containers ----------------------------------------------------------------
 
@@ -118,7 +118,7 @@ class DockerRuntime(EngineConnection, Runtime):
             if not views:  # what docker-compose ran for Docker Flow (compose_service)
                 views = reader.containers(compose_labels(project, f"{target}-{color}"))
         except OSError as err:
-            raise BackendUnreachable(f"{self._unreachable}: {err.strerror or err}") from err
+            raise self._cannot_reach(err) from err
         views.sort(key=lambda c: int(c.labels.get(f"{LABEL}index") or c.labels.get(NUMBER) or 0))
         return self._to_instances(views)  # type: ignore[arg-type,unused-ignore]
 

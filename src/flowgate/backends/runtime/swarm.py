@@ -21,6 +21,7 @@ is in swarm_services.py; this module is the color lifecycle.
 
 from __future__ import annotations
 
+import time
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
     from docker.models.services import Service
 
     from flowgate.config.compose import ServiceSpec
+
+#: Seconds `teardown` waits for removed services' tasks to leave the project's networks.
+NETWORK_WAIT = 30.0
 
 
 class SwarmRuntime(SwarmServices, Runtime):
@@ -260,6 +264,33 @@ class SwarmRuntime(SwarmServices, Runtime):
             name = f"{project}_{service.name}"
             ensure_overlay_networks(self.client, project, service)
             self._create(name, image, project, service, options, labels, service.replicas or 1)
+
+    def teardown(self, project: str, side_targets: list[str]) -> None:
+        """`flowgate down`: the side-target services flowgate started, then the project's
+        overlay networks once no service of the project is left. Swarm stops a removed
+        service's tasks on its own time: a manager takes a network whose tasks are still
+        stopping as pending and deletes it after them; an engine that refuses instead is
+        asked again for up to NETWORK_WAIT seconds."""
+        import docker.errors
+
+        with self._swarm_errors("removing side targets and networks"):
+            for side in side_targets:
+                self._remove_all(self._services(project=project, **{"side-target": side}))
+            if self._services(project=project):
+                return  # another target of the project still runs on them
+            deadline = time.monotonic() + NETWORK_WAIT
+            label = f"{LABEL}project={project}"
+            for network in self.client.networks.list(filters={"label": label}):
+                while True:
+                    try:
+                        network.remove()
+                        break
+                    except docker.errors.NotFound:
+                        break
+                    except docker.errors.APIError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.5)
 
 
 @hookimpl
