@@ -6,9 +6,10 @@ bench/release_overhead runs flowgate's releases through this, in a fresh process
 
 Two waits are wrapped with a timer: Docker's health wait for the new containers (the
 runtime's `wait_healthy`) and the wait for HAProxy's checks to see new servers UP
-(`HAProxyProxy._wait_up`). A `release_event` plugin, registered on the CLI's plugin manager,
-adds up the step durations. Both go to REPORT as JSON when flowgate returns. Only light
-standard modules are imported here, so the process starts like the console script.
+(`haproxy_switch.wait_up`, used by HAProxy in a container only). A `release_event`
+plugin, registered on the CLI's plugin manager, adds up the step durations. Both go to
+REPORT as JSON when flowgate returns. Only light standard modules are imported here, so
+the process starts like the console script.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class PartTimer:
 def main(report: Path, argv: list[str]) -> int:
     spawned = float(os.environ.get("RELEASE_OVERHEAD_SPAWNED", "nan"))
     from flowgate import hookimpl
-    from flowgate.backends.proxy.haproxy import HAProxyProxy
+    from flowgate.backends.proxy import haproxy_switch
     from flowgate.backends.runtime import docker_health
     from flowgate.engine import workspace
 
@@ -111,7 +112,8 @@ def main(report: Path, argv: list[str]) -> int:
 
     # docker.py calls `health.wait_healthy` through the module, so patching it there counts.
     docker_health.wait_healthy = timer.wrap("container health", docker_health.wait_healthy, True)
-    HAProxyProxy._wait_up = timer.wrap("haproxy up", HAProxyProxy._wait_up, True)  # type: ignore[method-assign]
+    # Only HAProxy in a container waits for its own checks; a local one is switched at once.
+    haproxy_switch.wait_up = timer.wrap("haproxy up", haproxy_switch.wait_up, True)
     timer.install()
 
     @hookimpl

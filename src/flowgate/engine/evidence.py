@@ -10,7 +10,6 @@ from __future__ import annotations
 from flowgate.engine import calls
 from flowgate.engine.context import ReleaseContext
 from flowgate.engine.routing import live_release
-from flowgate.engine.wayback import source_of
 from flowgate.errors import ExitCode, FlowgateError
 from flowgate.models import Color, Instance, Release
 
@@ -52,13 +51,12 @@ def disagreement(context: ReleaseContext, found: dict[Color, list[Instance]]) ->
             f"the state says {live} is live, but {live} has no running instance while "
             f"{other} runs {len(running[other])}"
         )
-    releases = context.registry.releases(context.service_name)
-    record = live_release(context, releases)
+    record = live_release(context)
     labels = {i.release for i in running[live] if i.release}
     legacy = record is not None and record.kind == "rollback" and not record.restores
     if record is None or legacy or not labels:
         return None
-    if not labels & same_release(record, releases):
+    if not any(runs_same_release(context, record, label) for label in sorted(labels)):
         return (
             f"the state says {live} runs release {record.id}, but its instances run "
             f"release {', '.join(sorted(labels))}"
@@ -66,11 +64,28 @@ def disagreement(context: ReleaseContext, found: dict[Color, list[Instance]]) ->
     return None
 
 
-def same_release(release: Release, releases: list[Release]) -> set[str]:
-    """Ids whose label the release's instances may carry: every release that runs the
-    same recorded release (a rollback starting a warm copy keeps the copy's labels)."""
-    source = source_of(release, releases).id
-    return {release.id} | {r.id for r in releases if source_of(r, releases).id == source}
+def runs_same_release(context: ReleaseContext, release: Release, label: str) -> bool:
+    """Whether instances labelled with release `label` may be `release`'s: the same id, or
+    a release re-running the same record (a rollback starting a warm copy keeps the
+    copy's labels). Records are looked up by id, so the cost does not grow with history."""
+    if label == release.id:
+        return True
+    labelled = context.registry.release(context.service_name, label)
+    return labelled is not None and source_id(context, labelled) == source_id(context, release)
+
+
+def source_id(context: ReleaseContext, release: Release) -> str:
+    """The id of the release whose record `release` re-ran (its own for a release),
+    following each rollback's `restores` by id (engine.wayback.source_of, without the
+    whole history)."""
+    seen = {release.id}
+    while release.kind == "rollback" and release.restores not in (None, "", *seen):
+        found = context.registry.release(context.service_name, str(release.restores))
+        if found is None:
+            break
+        seen.add(found.id)
+        release = found
+    return release.id
 
 
 def check_evidence(context: ReleaseContext) -> None:

@@ -42,8 +42,8 @@ def live_release(
     live = context.state.live_color
     if live is None:
         return None
-    if releases is None:
-        releases = context.registry.releases(context.service_name)
+    if releases is None:  # newest first, read lazily: the live release is a recent one
+        releases = context.registry.iter_releases(context.service_name)
     return next((r for r in releases if r.color == live and r.state is ReleaseState.LIVE), None)
 
 
