@@ -17,6 +17,8 @@ def remove_labelled(label: str, network_prefix: str, timeout: float = 60.0) -> N
     import docker
     import docker.errors
 
+    from flowgate.backends.runtime.swarm_spec import remove_network
+
     client = docker.from_env()
     deadline = time.monotonic() + timeout
     try:
@@ -34,16 +36,7 @@ def remove_labelled(label: str, network_prefix: str, timeout: float = 60.0) -> N
         for network in client.networks.list(names=[network_prefix]):
             if not network.name.startswith(network_prefix):
                 continue  # `names` matches substrings
-            while True:
-                try:
-                    network.remove()
-                    break
-                except docker.errors.NotFound:
-                    break
-                except docker.errors.APIError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.5)
+            remove_network(network, deadline)
     finally:
         client.close()
 

@@ -40,6 +40,7 @@ from flowgate.backends.runtime.swarm_spec import (
     ensure_overlay_networks,
     network_attachments,
     network_names,
+    remove_network,
     service_options,
 )
 from flowgate.config.keys import Key
@@ -271,8 +272,6 @@ class SwarmRuntime(SwarmServices, Runtime):
         service's tasks on its own time: a manager takes a network whose tasks are still
         stopping as pending and deletes it after them; an engine that refuses instead is
         asked again for up to NETWORK_WAIT seconds."""
-        import docker.errors
-
         with self._swarm_errors("removing side targets and networks"):
             for side in side_targets:
                 self._remove_all(self._services(project=project, **{"side-target": side}))
@@ -281,16 +280,7 @@ class SwarmRuntime(SwarmServices, Runtime):
             deadline = time.monotonic() + NETWORK_WAIT
             label = f"{LABEL}project={project}"
             for network in self.client.networks.list(filters={"label": label}):
-                while True:
-                    try:
-                        network.remove()
-                        break
-                    except docker.errors.NotFound:
-                        break
-                    except docker.errors.APIError:
-                        if time.monotonic() > deadline:
-                            raise
-                        time.sleep(0.5)
+                remove_network(network, deadline)
 
 
 @hookimpl

@@ -117,3 +117,22 @@ def network_attachments(names: list[str], alias: str) -> list[Any]:
     from docker.types import NetworkAttachmentConfig
 
     return [NetworkAttachmentConfig(target=name, aliases=[alias]) for name in names]
+
+
+def remove_network(network: Any, deadline: float) -> None:
+    """Remove a network, asking again until `deadline` (time.monotonic()) while the engine
+    refuses because removed services' tasks are still attached; one already gone is fine."""
+    import time
+
+    import docker.errors
+
+    while True:
+        try:
+            network.remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
